@@ -1,0 +1,169 @@
+//! The one error type every endpoint answers with: `{"error":{"code","message"}}`.
+
+use serde_json::json;
+
+/// Machine-readable error codes; each maps to exactly one HTTP status so a
+/// client can switch on the code without also reading the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// 400: the body or a parameter could not be parsed at all.
+    BadRequest,
+    /// 401: no credentials, or credentials that match no key.
+    Unauthorized,
+    /// 403: valid credentials without the right to do this.
+    Forbidden,
+    /// 404: no such resource for this tenant (also used to hide other tenants' ids).
+    NotFound,
+    /// 405: the path exists but not with this method.
+    MethodNotAllowed,
+    /// 409: the request conflicts with the current state.
+    Conflict,
+    /// 413: the body is larger than the configured limit.
+    PayloadTooLarge,
+    /// 415: the body's media type is not one this endpoint accepts.
+    UnsupportedMediaType,
+    /// 422: well-formed input with invalid or missing fields.
+    Unprocessable,
+    /// 500: something failed inside Lode; the message never carries internals.
+    Internal,
+    /// 501: the feature is planned but not built yet.
+    NotImplemented,
+    /// 503: a dependency (store, model…) is unavailable.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code is always sent with.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::BadRequest => 400,
+            Self::Unauthorized => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::Conflict => 409,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::Unprocessable => 422,
+            Self::Internal => 500,
+            Self::NotImplemented => 501,
+            Self::Unavailable => 503,
+        }
+    }
+
+    /// The stable string clients see in `error.code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Unprocessable => "invalid_request",
+            Self::Internal => "internal",
+            Self::NotImplemented => "not_implemented",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// An error that is safe to show to the caller.
+///
+/// Internal failures are built with [`ApiError::internal`], which logs the cause
+/// (by returning it separately) but shows the client only a generic message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", code.as_str())]
+pub struct ApiError {
+    /// What kind of failure this is; decides the status.
+    pub code: ErrorCode,
+    /// A human-readable explanation for the caller.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with an explicit code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 with a message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+
+    /// 401 with a message.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthorized, message)
+    }
+
+    /// 403 with a message.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// 404 naming the kind of thing that was not found.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    /// 405 listing the methods the path does accept.
+    pub fn method_not_allowed(allowed: &[&str]) -> Self {
+        Self::new(
+            ErrorCode::MethodNotAllowed,
+            format!("method not allowed; use {}", allowed.join(", ")),
+        )
+    }
+
+    /// 422 for a field that failed validation.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unprocessable, message)
+    }
+
+    /// 500 with a generic message: the cause belongs in the log, not the response.
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+
+    /// 503 naming what is unavailable.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unavailable, message)
+    }
+
+    /// The HTTP status to send.
+    pub fn status(&self) -> u16 {
+        self.code.status()
+    }
+
+    /// The JSON body to send: `{"error":{"code","message"}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({"error": {"code": self.code.as_str(), "message": self.message}})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape_and_status() {
+        let e = ApiError::not_found("document");
+        assert_eq!(e.status(), 404);
+        assert_eq!(
+            e.to_json(),
+            json!({"error":{"code":"not_found","message":"document not found"}})
+        );
+    }
+
+    #[test]
+    fn internal_hides_details() {
+        let e = ApiError::internal();
+        assert_eq!(e.status(), 500);
+        assert_eq!(e.message, "internal error");
+    }
+}

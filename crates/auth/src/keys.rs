@@ -1,0 +1,240 @@
+//! Stored API keys: create (shown once), list, revoke, look up by hash.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lode_api::ApiError;
+use lode_store::ids::{new_id, now_ms, random_bytes, rfc3339};
+use lode_store::{Row, Sql, StoreError, Tenant};
+use serde::{Deserialize, Serialize};
+
+use crate::principal::{Principal, Role, hash_key};
+
+/// The body of `POST /api/keys`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// The tenant the key works in.
+    pub tenant: String,
+    /// A label for humans ("ci", "laptop").
+    pub name: String,
+    /// `viewer`, `editor` or `admin`.
+    pub role: Role,
+}
+
+/// The answer to `POST /api/keys`: the only time the secret is shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewKey {
+    /// `key_…` id, used to list and revoke.
+    pub id: String,
+    /// The secret to send as `Authorization: Bearer <key>`.
+    pub key: String,
+    /// The key's tenant.
+    pub tenant: String,
+    /// The key's label.
+    pub name: String,
+    /// The key's role.
+    pub role: Role,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+}
+
+/// A stored key as listed: never the secret, never the hash.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyInfo {
+    /// `key_…` id.
+    pub id: String,
+    /// The key's tenant.
+    pub tenant: String,
+    /// The key's label.
+    pub name: String,
+    /// The key's role.
+    pub role: Role,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+}
+
+/// Key management as seen by one caller.
+///
+/// A tenant admin manages its own tenant's keys; the bootstrap key manages any
+/// tenant's. Keys outside the caller's reach read as absent (404), never 403,
+/// so ids of other tenants cannot be probed.
+pub struct Keys<'a, S: Sql> {
+    sql: &'a S,
+    caller: &'a Principal,
+}
+
+impl<'a, S: Sql> Keys<'a, S> {
+    /// Key management for `caller` (who must already hold `Action::ManageKeys`).
+    pub fn new(sql: &'a S, caller: &'a Principal) -> Self {
+        Self { sql, caller }
+    }
+
+    fn tenant_filter(&self) -> Option<&Tenant> {
+        (!self.caller.is_bootstrap()).then_some(&self.caller.tenant)
+    }
+
+    /// Create a key; the secret is 32 random bytes, stored only as its sha256.
+    pub async fn create(&self, req: CreateKey) -> Result<NewKey, ApiError> {
+        let tenant = Tenant::parse(&req.tenant)?;
+        if self.tenant_filter().is_some_and(|own| own != &tenant) {
+            return Err(ApiError::forbidden("a tenant admin may only create keys for its own tenant"));
+        }
+        let name = req.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(ApiError::invalid("name must be 1-100 characters"));
+        }
+        let key = format!("lode_{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()));
+        let id = new_id("key");
+        let now = now_ms();
+        self.sql
+            .execute(
+                "INSERT INTO api_keys (id, tenant, name, role, key_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                vec![
+                    id.clone().into(),
+                    tenant.as_str().into(),
+                    name.clone().into(),
+                    req.role.as_str().into(),
+                    hash_key(&key).into(),
+                    now.into(),
+                ],
+            )
+            .await?;
+        Ok(NewKey {
+            id,
+            key,
+            tenant: tenant.to_string(),
+            name,
+            role: req.role,
+            created_at: rfc3339(now),
+        })
+    }
+
+    /// Active keys the caller may see, oldest first.
+    pub async fn list(&self) -> Result<Vec<KeyInfo>, ApiError> {
+        let tenant = self.tenant_filter().map(|t| t.as_str().to_string());
+        let rows = self
+            .sql
+            .query(
+                "SELECT id, tenant, name, role, created_at FROM api_keys \
+                 WHERE revoked_at IS NULL AND (?1 IS NULL OR tenant = ?1) ORDER BY created_at, id",
+                vec![tenant.into()],
+            )
+            .await?;
+        Ok(rows.iter().map(key_info).collect::<Result<_, _>>()?)
+    }
+
+    /// Revoke a key: it stops working at once. False if the caller sees no such active key.
+    pub async fn revoke(&self, id: &str) -> Result<bool, ApiError> {
+        let tenant = self.tenant_filter().map(|t| t.as_str().to_string());
+        let changed = self
+            .sql
+            .execute(
+                "UPDATE api_keys SET revoked_at = ?1 \
+                 WHERE id = ?2 AND revoked_at IS NULL AND (?3 IS NULL OR tenant = ?3)",
+                vec![now_ms().into(), id.into(), tenant.into()],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+}
+
+/// The principal of an active key with this sha256, if any.
+pub(crate) async fn find_active<S: Sql>(sql: &S, digest: &str) -> Result<Option<Principal>, ApiError> {
+    let rows = sql
+        .query(
+            "SELECT id, tenant, role FROM api_keys WHERE key_sha256 = ? AND revoked_at IS NULL",
+            vec![digest.into()],
+        )
+        .await?;
+    let Some(row) = rows.first() else { return Ok(None) };
+    let role = Role::parse(&row.text(2)?).ok_or_else(ApiError::internal)?;
+    Ok(Some(Principal {
+        tenant: Tenant::parse(&row.text(1)?)?,
+        role,
+        key_id: Some(row.text(0)?),
+    }))
+}
+
+fn key_info(row: &Row) -> Result<KeyInfo, StoreError> {
+    let role = row.text(3)?;
+    Ok(KeyInfo {
+        id: row.text(0)?,
+        tenant: row.text(1)?,
+        name: row.text(2)?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Decode(format!("role {role:?}")))?,
+        created_at: rfc3339(row.int(4)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authenticate;
+    use lode_store::migrate;
+    use lode_store::rusqlite_sql::RusqliteSql;
+
+    const ADMIN: &str = "bootstrap-secret";
+
+    fn create(tenant: &str, role: Role) -> CreateKey {
+        CreateKey {
+            tenant: tenant.into(),
+            name: "test".into(),
+            role,
+        }
+    }
+
+    #[test]
+    fn lifecycle() {
+        let db = RusqliteSql::memory();
+        RusqliteSql::block_on(async {
+            migrate(&db).await.unwrap();
+            let root = authenticate(&db, Some(&format!("Bearer {ADMIN}")), ADMIN).await.unwrap();
+            assert!(root.is_bootstrap());
+            let keys = Keys::new(&db, &root);
+            let k = keys.create(create("acme", Role::Editor)).await.unwrap();
+            assert!(k.key.starts_with("lode_") && k.key.len() > 40);
+
+            // The secret is not in the database, only its hash.
+            let stored = db.query("SELECT * FROM api_keys", vec![]).await.unwrap();
+            assert!(!format!("{stored:?}").contains(&k.key));
+
+            let p = authenticate(&db, Some(&format!("Bearer {}", k.key)), ADMIN).await.unwrap();
+            assert_eq!((p.tenant.as_str(), p.role), ("acme", Role::Editor));
+            assert_eq!(keys.list().await.unwrap().len(), 1);
+
+            assert!(keys.revoke(&k.id).await.unwrap());
+            let err = authenticate(&db, Some(&format!("Bearer {}", k.key)), ADMIN).await.unwrap_err();
+            assert_eq!(err.status(), 401);
+            assert!(keys.list().await.unwrap().is_empty());
+        });
+    }
+
+    #[test]
+    fn tenant_admins_stay_in_their_tenant() {
+        let db = RusqliteSql::memory();
+        RusqliteSql::block_on(async {
+            migrate(&db).await.unwrap();
+            let root = authenticate(&db, Some(&format!("Bearer {ADMIN}")), ADMIN).await.unwrap();
+            let root_keys = Keys::new(&db, &root);
+            let acme_admin = root_keys.create(create("acme", Role::Admin)).await.unwrap();
+            let globex = root_keys.create(create("globex", Role::Viewer)).await.unwrap();
+
+            let p = authenticate(&db, Some(&format!("Bearer {}", acme_admin.key)), ADMIN).await.unwrap();
+            let acme = Keys::new(&db, &p);
+            assert_eq!(acme.create(create("globex", Role::Admin)).await.unwrap_err().status(), 403);
+            assert!(acme.create(create("acme", Role::Viewer)).await.is_ok());
+            assert!(acme.list().await.unwrap().iter().all(|k| k.tenant == "acme"));
+            assert!(!acme.revoke(&globex.id).await.unwrap(), "other tenant's key is invisible");
+            assert_eq!(root_keys.list().await.unwrap().len(), 3);
+        });
+    }
+
+    #[test]
+    fn no_bootstrap_key_when_unset() {
+        let db = RusqliteSql::memory();
+        RusqliteSql::block_on(async {
+            migrate(&db).await.unwrap();
+            assert_eq!(authenticate(&db, Some("Bearer x"), "").await.unwrap_err().status(), 401);
+        });
+    }
+}

@@ -1,0 +1,170 @@
+//! Who is calling, and what they may do.
+
+use lode_api::ApiError;
+use lode_store::{Sql, Tenant};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A key's role: a named set of allowed actions (finer scopes come later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads documents.
+    Viewer,
+    /// Reads and writes documents.
+    Editor,
+    /// Everything, including managing the tenant's keys.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parse a stored role name.
+    pub fn parse(name: &str) -> Option<Role> {
+        match name {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    /// Whether this role may perform `action`.
+    pub fn allows(self, action: Action) -> bool {
+        match action {
+            Action::Read => true,
+            Action::Write => matches!(self, Role::Editor | Role::Admin),
+            Action::ManageKeys => self == Role::Admin,
+        }
+    }
+}
+
+/// What a route needs from its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// GET on tenant data.
+    Read,
+    /// Create, update, delete tenant data.
+    Write,
+    /// Create, list, revoke API keys.
+    ManageKeys,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The tenant whose data this caller works on.
+    pub tenant: Tenant,
+    /// What the caller may do.
+    pub role: Role,
+    /// The stored key's id; `None` for the bootstrap admin key.
+    pub key_id: Option<String>,
+}
+
+/// The tenant the bootstrap admin key acts in for tenant data.
+pub const BOOTSTRAP_TENANT: &str = "default";
+
+impl Principal {
+    /// True for the bootstrap admin key, which may manage keys of every tenant.
+    pub fn is_bootstrap(&self) -> bool {
+        self.key_id.is_none()
+    }
+
+    /// 403 unless this caller's role allows `action`.
+    pub fn require(&self, action: Action) -> Result<(), ApiError> {
+        if self.role.allows(action) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "a {} key may not do this",
+                self.role.as_str()
+            )))
+        }
+    }
+}
+
+/// sha256 of a key, hex: what the store keeps instead of the key.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Compare two equal-length digests without an early exit, so response timing
+/// does not reveal how many leading characters of a guess were right.
+fn same_digest(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Extract the token of a `Bearer` Authorization header.
+fn bearer(header: Option<&str>) -> Result<&str, ApiError> {
+    let header = header.ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <api key>"))?;
+    let (scheme, token) = header
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| ApiError::unauthorized("Authorization must be 'Bearer <api key>'"))?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(ApiError::unauthorized("Authorization must be 'Bearer <api key>'"));
+    }
+    Ok(token)
+}
+
+/// Resolve the caller of a request from its Authorization header.
+///
+/// `admin_key` is the bootstrap key (the `admin_api_key` variable); empty
+/// means no bootstrap key is configured. Unknown and revoked keys get the same
+/// 401, so a caller cannot tell them apart.
+pub async fn authenticate<S: Sql>(
+    sql: &S,
+    authorization: Option<&str>,
+    admin_key: &str,
+) -> Result<Principal, ApiError> {
+    let token = bearer(authorization)?;
+    let digest = hash_key(token);
+    if !admin_key.is_empty() && same_digest(&digest, &hash_key(admin_key)) {
+        return Ok(Principal {
+            tenant: Tenant::parse(BOOTSTRAP_TENANT)?,
+            role: Role::Admin,
+            key_id: None,
+        });
+    }
+    crate::keys::find_active(sql, &digest)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_matrix() {
+        use Action::*;
+        assert!(Role::Viewer.allows(Read) && !Role::Viewer.allows(Write) && !Role::Viewer.allows(ManageKeys));
+        assert!(Role::Editor.allows(Read) && Role::Editor.allows(Write) && !Role::Editor.allows(ManageKeys));
+        assert!(Role::Admin.allows(Read) && Role::Admin.allows(Write) && Role::Admin.allows(ManageKeys));
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer(Some("Bearer abc")).unwrap(), "abc");
+        assert_eq!(bearer(Some("bearer  abc ")).unwrap(), "abc");
+        for bad in [None, Some(""), Some("Basic abc"), Some("Bearer"), Some("Bearer   ")] {
+            assert_eq!(bearer(bad).unwrap_err().status(), 401, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn digest_compare() {
+        assert!(same_digest(&hash_key("a"), &hash_key("a")));
+        assert!(!same_digest(&hash_key("a"), &hash_key("b")));
+        assert!(!same_digest("ab", "abc"));
+    }
+}

@@ -1,0 +1,18 @@
+//! Lode's data layer: tenant-scoped repositories over a minimal async SQL trait.
+//!
+//! Components implement [`Sql`] over Spin's `spin:sqlite` host store; native
+//! tests implement it over rusqlite (feature `rusqlite`). The repositories never
+//! see which one they run on, so what is tested natively is what runs in Spin.
+
+pub mod documents;
+pub mod ids;
+pub mod migrate;
+#[cfg(feature = "rusqlite")]
+pub mod rusqlite_sql;
+pub mod sql;
+pub mod tenant;
+
+pub use documents::{Document, DocumentInput, Documents, ListQuery, Page, VersionInfo};
+pub use migrate::migrate;
+pub use sql::{Row, Sql, StoreError, Value};
+pub use tenant::Tenant;

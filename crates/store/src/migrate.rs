@@ -1,0 +1,150 @@
+//! Versioned schema migrations, applied idempotently on first use.
+//!
+//! Spin has no deploy hook, so every component calls [`migrate`] before its
+//! first query. It costs one indexed read when the schema is current; when it is
+//! not, each pending migration runs inside `BEGIN IMMEDIATE`, which takes the
+//! database's write lock, and re-checks the version inside the lock, so two
+//! instances starting together apply each migration exactly once.
+
+use crate::sql::transaction;
+use crate::{Sql, StoreError};
+
+/// One schema step: statements run in order inside one transaction.
+pub struct Migration {
+    /// Strictly increasing version number.
+    pub version: i64,
+    /// Short description, stored with the version for operators.
+    pub name: &'static str,
+    /// One SQL statement per entry (the host store runs one statement per call).
+    pub statements: &'static [&'static str],
+}
+
+/// Lode's schema, oldest first. Never edit a released migration; add a new one.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "documents and api keys",
+        statements: &[
+            "CREATE TABLE documents (
+                id TEXT PRIMARY KEY,
+                tenant TEXT NOT NULL,
+                title TEXT NOT NULL,
+                content_type TEXT NOT NULL,
+                metadata TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                content_sha256 TEXT NOT NULL,
+                size_bytes INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                deleted_at INTEGER
+            )",
+            "CREATE INDEX documents_by_tenant ON documents (tenant, created_at, id)",
+            "CREATE TABLE document_versions (
+                document_id TEXT NOT NULL REFERENCES documents (id),
+                tenant TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                title TEXT NOT NULL,
+                content TEXT NOT NULL,
+                content_type TEXT NOT NULL,
+                metadata TEXT NOT NULL,
+                content_sha256 TEXT NOT NULL,
+                size_bytes INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY (document_id, version)
+            )",
+            "CREATE INDEX document_versions_by_hash ON document_versions (tenant, content_sha256)",
+            "CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                tenant TEXT NOT NULL,
+                name TEXT NOT NULL,
+                role TEXT NOT NULL,
+                key_sha256 TEXT NOT NULL UNIQUE,
+                created_at INTEGER NOT NULL,
+                revoked_at INTEGER
+            )",
+            "CREATE INDEX api_keys_by_tenant ON api_keys (tenant, created_at, id)",
+        ],
+    },
+];
+
+const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+)";
+
+async fn current_version<S: Sql>(sql: &S) -> Result<i64, StoreError> {
+    let rows = sql
+        .query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", vec![])
+        .await?;
+    rows.first().map(|r| r.int(0)).unwrap_or(Ok(0))
+}
+
+/// Bring the schema up to date; returns the versions this call applied.
+pub async fn migrate<S: Sql>(sql: &S) -> Result<Vec<i64>, StoreError> {
+    migrate_with(sql, MIGRATIONS).await
+}
+
+/// [`migrate`] with an explicit list (tests use their own lists).
+pub async fn migrate_with<S: Sql>(sql: &S, migrations: &[Migration]) -> Result<Vec<i64>, StoreError> {
+    sql.execute(CREATE_LEDGER, vec![]).await?;
+    let latest = migrations.last().map_or(0, |m| m.version);
+    if current_version(sql).await? >= latest {
+        return Ok(vec![]);
+    }
+    let mut applied = Vec::new();
+    for m in migrations {
+        if transaction(sql, apply_one(sql, m)).await? {
+            applied.push(m.version);
+        }
+    }
+    Ok(applied)
+}
+
+/// Apply `m` unless another instance already did; runs inside the write lock.
+async fn apply_one<S: Sql>(sql: &S, m: &Migration) -> Result<bool, StoreError> {
+    if current_version(sql).await? >= m.version {
+        return Ok(false);
+    }
+    for statement in m.statements {
+        sql.execute(statement, vec![]).await?;
+    }
+    sql.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+        vec![m.version.into(), m.name.into(), crate::ids::now_ms().into()],
+    )
+    .await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rusqlite_sql::RusqliteSql;
+
+    #[test]
+    fn applies_once_and_is_idempotent() {
+        let db = RusqliteSql::memory();
+        RusqliteSql::block_on(async {
+            assert_eq!(migrate(&db).await.unwrap(), vec![1]);
+            assert!(migrate(&db).await.unwrap().is_empty());
+            assert_eq!(current_version(&db).await.unwrap(), 1);
+        });
+    }
+
+    #[test]
+    fn failed_migration_rolls_back() {
+        const BROKEN: &[Migration] = &[Migration {
+            version: 1,
+            name: "broken",
+            statements: &["CREATE TABLE t (x)", "NOT SQL"],
+        }];
+        let db = RusqliteSql::memory();
+        RusqliteSql::block_on(async {
+            assert!(migrate_with(&db, BROKEN).await.is_err());
+            assert_eq!(current_version(&db).await.unwrap(), 0);
+            // The table from the first statement was rolled back with it.
+            assert!(db.query("SELECT * FROM t", vec![]).await.is_err());
+        });
+    }
+}
