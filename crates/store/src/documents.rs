@@ -437,8 +437,10 @@ fn version_info(row: &Row) -> Result<VersionInfo, StoreError> {
 }
 
 impl From<StoreError> for ApiError {
-    fn from(_: StoreError) -> Self {
-        // The cause is logged by the component (see `lode-common`); clients see a generic 500.
+    /// Clients see a generic 500; the cause goes to the component's stderr,
+    /// which Spin keeps in `.spin/logs/<component>_stderr.txt`.
+    fn from(e: StoreError) -> Self {
+        eprintln!("store error: {e}");
         ApiError::internal()
     }
 }

@@ -1,0 +1,213 @@
+//! The thin layer between Spin and Lode's libraries.
+//!
+//! A component's request path is: [`read_request`] (size-checked body) →
+//! [`SpinSql::open`] + [`lode_store::migrate`] → [`authenticate`] → a handler
+//! from the pure crates → [`respond`]. Only this crate touches `spin_sdk` types.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use lode_api::{ApiError, BodyLimit};
+use lode_auth::Principal;
+use lode_store::{Row, Sql, StoreError, Value};
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::sqlite;
+
+/// A request whose body was read within the component's limit.
+pub struct ApiRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Path without the query string.
+    pub path: String,
+    /// Raw query string ("" when absent).
+    pub query: String,
+    /// Request headers.
+    pub headers: spin_sdk::http::HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl ApiRequest {
+    /// A header's value as text, if present and valid.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Decode the JSON body (413/415/400/422 as `lode_api::parse_json` decides).
+    pub fn json<T: serde::de::DeserializeOwned>(&self, limit: BodyLimit) -> Result<T, ApiError> {
+        lode_api::parse_json(self.header("content-type"), &self.body, limit)
+    }
+}
+
+/// Read a request, refusing bodies over `limit` with 413 as soon as that is
+/// known: from `Content-Length` before reading, or while streaming.
+pub async fn read_request(req: Request, limit: BodyLimit) -> Result<ApiRequest, ApiError> {
+    let (parts, mut body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(len) = declared {
+        limit.check(len)?;
+    }
+    let mut buf = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::bad_request(format!("reading body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            limit.check(buf.len() + data.len())?;
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(ApiRequest {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        headers: parts.headers,
+        body: Bytes::from(buf),
+    })
+}
+
+/// A response before it is encoded.
+pub struct Reply {
+    status: u16,
+    body: Option<serde_json::Value>,
+    location: Option<String>,
+}
+
+impl Reply {
+    /// A JSON body with `status`.
+    pub fn json(status: u16, body: impl serde::Serialize) -> Reply {
+        let body = serde_json::to_value(body).unwrap_or(serde_json::Value::Null);
+        Reply {
+            status,
+            body: Some(body),
+            location: None,
+        }
+    }
+
+    /// No body (e.g. 204).
+    pub fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            body: None,
+            location: None,
+        }
+    }
+
+    /// Add a `Location` header (for 201).
+    pub fn at(mut self, location: String) -> Reply {
+        self.location = Some(location);
+        self
+    }
+}
+
+impl From<ApiError> for Reply {
+    fn from(e: ApiError) -> Reply {
+        Reply::json(e.status(), e.to_json())
+    }
+}
+
+/// Encode a reply (or an error) as an HTTP response.
+pub fn respond(result: Result<Reply, ApiError>) -> Response<Full<Bytes>> {
+    let reply = result.unwrap_or_else(Reply::from);
+    let mut builder = Response::builder().status(reply.status);
+    if let Some(loc) = &reply.location {
+        builder = builder.header("location", loc);
+    }
+    let body = match &reply.body {
+        Some(v) => {
+            builder = builder.header("content-type", "application/json");
+            Bytes::from(v.to_string())
+        }
+        None => Bytes::new(),
+    };
+    builder.body(Full::new(body)).expect("static headers are valid")
+}
+
+/// A Spin variable, with a clear 500 (and a log line naming it) when unset.
+pub async fn variable(name: &str) -> Result<String, ApiError> {
+    spin_sdk::variables::get(name).await.map_err(|e| {
+        eprintln!("variable {name:?} unavailable: {e:?}");
+        ApiError::internal()
+    })
+}
+
+/// The body limit from the `max_body_bytes` variable.
+pub async fn body_limit() -> Result<BodyLimit, ApiError> {
+    BodyLimit::parse(&variable("max_body_bytes").await?).map_err(|e| {
+        eprintln!("{e}");
+        ApiError::internal()
+    })
+}
+
+/// Authenticate the caller against the store and the bootstrap `admin_api_key`.
+pub async fn authenticate(sql: &SpinSql, req: &ApiRequest) -> Result<Principal, ApiError> {
+    let admin_key = variable("admin_api_key").await?;
+    lode_auth::authenticate(sql, req.header("authorization"), &admin_key).await
+}
+
+/// The shared preamble of every `/api/*` component: read the body, open and
+/// migrate the store, authenticate.
+pub async fn api_context(req: Request) -> Result<(ApiRequest, SpinSql, Principal), ApiError> {
+    let req = read_request(req, body_limit().await?).await?;
+    let sql = SpinSql::open("default").await?;
+    lode_store::migrate(&sql).await?;
+    let principal = authenticate(&sql, &req).await?;
+    Ok((req, sql, principal))
+}
+
+/// [`lode_store::Sql`] over Spin's `spin:sqlite` host store.
+pub struct SpinSql(sqlite::Connection);
+
+impl SpinSql {
+    /// Open a database the component declared in `sqlite_databases`.
+    pub async fn open(label: &str) -> Result<SpinSql, ApiError> {
+        sqlite::Connection::open(label).await.map(SpinSql).map_err(|e| {
+            eprintln!("opening sqlite database {label:?}: {e:?}");
+            ApiError::unavailable("the database is unavailable")
+        })
+    }
+}
+
+fn to_spin(v: Value) -> sqlite::Value {
+    match v {
+        Value::Null => sqlite::Value::Null,
+        Value::Integer(n) => sqlite::Value::Integer(n),
+        Value::Real(f) => sqlite::Value::Real(f),
+        Value::Text(s) => sqlite::Value::Text(s),
+        Value::Blob(b) => sqlite::Value::Blob(b),
+    }
+}
+
+fn from_spin(v: &sqlite::Value) -> Value {
+    match v {
+        sqlite::Value::Null => Value::Null,
+        sqlite::Value::Integer(n) => Value::Integer(*n),
+        sqlite::Value::Real(f) => Value::Real(*f),
+        sqlite::Value::Text(s) => Value::Text(s.clone()),
+        sqlite::Value::Blob(b) => Value::Blob(b.clone()),
+    }
+}
+
+impl Sql for SpinSql {
+    async fn query(&self, statement: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
+        let result = self
+            .0
+            .execute(statement, params.into_iter().map(to_spin))
+            .await
+            .map_err(|e| StoreError::Database(format!("{e:?}")))?;
+        let rows = result
+            .collect()
+            .await
+            .map_err(|e| StoreError::Database(format!("{e:?}")))?;
+        Ok(rows
+            .iter()
+            .map(|r| Row(r.values.iter().map(from_spin).collect()))
+            .collect())
+    }
+
+    async fn execute(&self, statement: &str, params: Vec<Value>) -> Result<u64, StoreError> {
+        self.query(statement, params).await?;
+        Ok(self.0.changes().await)
+    }
+}

@@ -1,0 +1,36 @@
+//! The API-key admin API: `POST/GET /api/keys`, `DELETE /api/keys/{id}` (admin role only).
+
+use lode_api::{ApiError, Pattern, match_route};
+use lode_auth::{Action, CreateKey, Keys};
+use lode_common::{Reply, api_context, body_limit, respond};
+use serde_json::json;
+use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http_service;
+
+const ROUTES: &[Pattern] = &[Pattern("/api/keys"), Pattern("/api/keys/{id}")];
+
+#[http_service]
+async fn handle(req: Request) -> impl IntoResponse {
+    respond(serve(req).await)
+}
+
+async fn serve(req: Request) -> Result<Reply, ApiError> {
+    let (req, sql, who) = api_context(req).await?;
+    let (route, params) =
+        match_route(ROUTES, &req.path).ok_or_else(|| ApiError::not_found("route"))?;
+    who.require(Action::ManageKeys)?;
+    let keys = Keys::new(&sql, &who);
+    match (route, &req.method) {
+        (0, &Method::POST) => {
+            let created = keys.create(req.json::<CreateKey>(body_limit().await?)?).await?;
+            Ok(Reply::json(201, &created).at(format!("/api/keys/{}", created.id)))
+        }
+        (0, &Method::GET) => Ok(Reply::json(200, json!({ "data": keys.list().await? }))),
+        (1, &Method::DELETE) => match keys.revoke(params.get("id")).await? {
+            true => Ok(Reply::empty(204)),
+            false => Err(ApiError::not_found("key")),
+        },
+        (0, _) => Err(ApiError::method_not_allowed(&["GET", "POST"])),
+        _ => Err(ApiError::method_not_allowed(&["DELETE"])),
+    }
+}
