@@ -65,7 +65,8 @@ async fn key_value_check() -> Result<Value, String> {
     let store = key_value::Store::open_default()
         .await
         .map_err(|e| format!("open: {e:?}"))?;
-    let probe = format!("health:{}", std::process::id());
+    // A random key, so concurrent health checks never read each other's probe.
+    let probe = lode_store::ids::new_id("health");
     store.set(&probe, b"ok").await.map_err(|e| format!("set: {e:?}"))?;
     let read = store.get(&probe).await.map_err(|e| format!("get: {e:?}"))?;
     store.delete(&probe).await.map_err(|e| format!("delete: {e:?}"))?;

@@ -1,0 +1,28 @@
+# Lode's two entry points on a fresh machine:
+#   make up    — install what is missing, build, and serve Lode on http://127.0.0.1:3000
+#   make test  — install what is missing, build, and run every test
+.PHONY: setup host build up test fmt lint bench
+
+setup:
+	@bash scripts/setup.sh
+
+host:
+	cargo build --release -p lode-host
+
+# Builds the components through the manifests, exactly as `spin build` would.
+build: setup host
+	target/release/lode-host build
+	target/release/lode-host build --from tests/spin.toml
+
+up: build
+	bash scripts/up.sh $(ARGS)
+
+test: build
+	cargo test --release
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo clippy --release --all-targets -- -D warnings
+	cargo clippy --release --target wasm32-wasip2 -p lode-health -p lode-documents -p lode-keys -p lode-test-probe -p lode-test-redis-sink -p lode-test-greeter -- -D warnings

@@ -1,0 +1,240 @@
+//! The engine, the per-store state, and the application's loaded components.
+//!
+//! Like Spin, every request (or Redis message) gets a fresh `Store` and a fresh
+//! instance; components are compiled once at start-up and pre-instantiated
+//! (`InstancePre`), and instances come from wasmtime's pooling allocator, so
+//! creating one is cheap.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p3::bindings::ServicePre;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::allowed_hosts::AllowList;
+use crate::manifest::{Dependency, Manifest};
+use crate::outbound::OutboundPolicy;
+use crate::spin_apis::{self, Capabilities, SpinView};
+use crate::stores::StateDir;
+use crate::variables::Resolved;
+
+/// Bindings for components that export Spin's Redis handler.
+pub mod redis_trigger {
+    wasmtime::component::bindgen!({
+        inline: "package lode:trigger; world redis-trigger { export spin:redis/inbound-redis@3.0.0; }",
+        path: "wit/deps/spin-redis@3.0.0",
+    });
+}
+
+/// Concurrent instances the pool holds; a request beyond this waits for none
+/// and fails with 503, as an overloaded Spin would.
+const MAX_INSTANCES: u32 = 128;
+
+/// Everything one store (one request or one message) owns.
+pub struct Ctx {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: OutboundPolicy,
+    caps: Arc<Capabilities>,
+}
+
+impl WasiView for Ctx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for Ctx {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+fn spin_view(c: &mut Ctx) -> SpinView<'_> {
+    SpinView {
+        table: &mut c.table,
+        caps: &c.caps,
+    }
+}
+
+impl Ctx {
+    /// The outbound-HTTP hooks, needed to convert an incoming request.
+    pub fn hooks(&mut self) -> &mut OutboundPolicy {
+        &mut self.hooks
+    }
+}
+
+/// A wasmtime engine configured like Spin's: component model with async, pooling allocator.
+pub fn engine() -> Result<Engine> {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(MAX_INSTANCES)
+        .total_core_instances(MAX_INSTANCES * 16)
+        .total_memories(MAX_INSTANCES * 4)
+        .total_tables(MAX_INSTANCES * 16)
+        .total_stacks(MAX_INSTANCES * 2)
+        .max_core_instances_per_component(32)
+        .max_memories_per_component(32)
+        .max_tables_per_component(32)
+        .max_memory_size(2 << 30)
+        .max_component_instance_size(1 << 20);
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.wasm_component_model_async(true);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Ok(Engine::new(&config)?)
+}
+
+fn linker(engine: &Engine) -> Result<Linker<Ctx>> {
+    let mut linker = Linker::<Ctx>::new(engine);
+    // wasm32-wasip2 std imports WASI 0.2; spin-sdk 7's wasi:http@0.3 world imports WASI 0.3.
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+    wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+    spin_apis::add_to_linker(&mut linker, spin_view)?;
+    Ok(linker)
+}
+
+/// One component, ready to instantiate.
+pub struct Loaded {
+    /// Component id from the manifest.
+    pub id: String,
+    caps: Arc<Capabilities>,
+    environment: Vec<(String, String)>,
+    /// Present when an HTTP route uses the component.
+    pub http: Option<ServicePre<Ctx>>,
+    /// Present when a Redis trigger uses the component.
+    pub redis: Option<redis_trigger::RedisTriggerPre<Ctx>>,
+}
+
+impl Loaded {
+    /// A fresh store for one request or message.
+    pub fn store(&self, engine: &Engine) -> Store<Ctx> {
+        let wasi = WasiCtxBuilder::new()
+            // Spin echoes component stdout and stderr to its own stderr.
+            .stdout(wasmtime_wasi::cli::stderr())
+            .stderr(wasmtime_wasi::cli::stderr())
+            .envs(&self.environment)
+            .build();
+        Store::new(
+            engine,
+            Ctx {
+                table: ResourceTable::new(),
+                wasi,
+                http: WasiHttpCtx::new(),
+                hooks: OutboundPolicy::new(&self.id, self.caps.allowed_hosts.clone()),
+                caps: self.caps.clone(),
+            },
+        )
+    }
+}
+
+/// The loaded application.
+pub struct App {
+    /// The engine every component was compiled with.
+    pub engine: Engine,
+    /// Components by id.
+    pub components: HashMap<String, Loaded>,
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Resolved variables.
+    pub variables: Resolved,
+}
+
+impl App {
+    /// Compile and pre-instantiate every component the triggers use.
+    pub fn load(manifest: Manifest, state: StateDir, env: &dyn Fn(&str) -> Option<String>) -> Result<App> {
+        let variables = Resolved::resolve(&manifest, env)?;
+        let engine = engine()?;
+        let linker = linker(&engine)?;
+        let key_value = Arc::new(Mutex::new(state.open_key_value().context("opening the key-value store")?));
+        let http_ids: Vec<&String> = manifest.trigger.http.iter().map(|t| &t.component).collect();
+        let redis_ids: Vec<&String> = manifest.trigger.redis.iter().map(|t| &t.component).collect();
+        let mut components = HashMap::new();
+        for (id, c) in &manifest.component {
+            let (is_http, is_redis) = (http_ids.contains(&id), redis_ids.contains(&id));
+            if !is_http && !is_redis {
+                continue; // only used as a dependency, or unused
+            }
+            if !c.files.is_empty() {
+                bail!("component {id:?}: `files` mounts are not supported by lode-host yet");
+            }
+            let hosts = c
+                .allowed_outbound_hosts
+                .iter()
+                .map(|h| variables.expand_app(h))
+                .collect::<Result<Vec<_>>>()?;
+            let caps = Arc::new(Capabilities {
+                id: id.clone(),
+                sqlite_databases: c.sqlite_databases.clone(),
+                key_value_stores: c.key_value_stores.clone(),
+                variables: variables.component(id),
+                allowed_hosts: AllowList::parse(hosts.iter().map(String::as_str))
+                    .with_context(|| format!("component {id:?} allowed_outbound_hosts"))?,
+                state: state.clone(),
+                key_value: key_value.clone(),
+            });
+            let bytes = component_bytes(&manifest, id)?;
+            let component = wt(Component::new(&engine, &bytes), || format!("compiling component {id:?}"))?;
+            let pre = wt(linker.instantiate_pre(&component), || format!("linking component {id:?}"))?;
+            let http = if is_http {
+                Some(wt(ServicePre::new(pre.clone()), || {
+                    format!("component {id:?} has an HTTP route but does not export wasi:http/handler@0.3.0")
+                })?)
+            } else {
+                None
+            };
+            let redis = if is_redis {
+                Some(wt(redis_trigger::RedisTriggerPre::new(pre), || {
+                    format!("component {id:?} has a Redis trigger but does not export spin:redis/inbound-redis@3.0.0")
+                })?)
+            } else {
+                None
+            };
+            let environment = c.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            components.insert(id.clone(), Loaded { id: id.clone(), caps, environment, http, redis });
+        }
+        Ok(App { engine, components, manifest, variables })
+    }
+}
+
+/// Attach context to a wasmtime error (which is not an `anyhow::Error` in wasmtime 48).
+fn wt<T>(result: wasmtime::Result<T>, what: impl FnOnce() -> String) -> Result<T> {
+    result.map_err(|e| anyhow::Error::from(e).context(what()))
+}
+
+/// The component's bytes, composed with its `[component.x.dependencies]`.
+fn component_bytes(manifest: &Manifest, id: &str) -> Result<Vec<u8>> {
+    let c = &manifest.component[id];
+    let read = |source: &str| -> Result<Vec<u8>> {
+        let path = manifest.path(source);
+        std::fs::read(&path).with_context(|| {
+            format!("reading {} (build it first: `lode-host build`)", path.display())
+        })
+    };
+    let main = read(&c.source)?;
+    if c.dependencies.is_empty() {
+        return Ok(main);
+    }
+    let mut deps: BTreeMap<String, (Vec<u8>, Option<String>)> = BTreeMap::new();
+    for (name, dep) in &c.dependencies {
+        let (bytes, export) = match dep {
+            Dependency::Path { path, export } => (read(path)?, export.clone()),
+            Dependency::Component { component, export } => (read(&manifest.component[component].source)?, export.clone()),
+            Dependency::Other(_) => unreachable!("rejected by manifest validation"),
+        };
+        deps.insert(name.clone(), (bytes, export));
+    }
+    crate::compose::compose(&main, &deps).with_context(|| format!("composing component {id:?} with its dependencies"))
+}

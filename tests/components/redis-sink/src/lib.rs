@@ -1,0 +1,18 @@
+//! Receives Redis messages and records each one as `redis:<message>` in the
+//! default key-value store, so a test can observe delivery through HTTP.
+
+use spin_sdk::{key_value, redis_subscriber};
+
+#[redis_subscriber]
+async fn on_message(message: Vec<u8>) -> anyhow::Result<()> {
+    let text = String::from_utf8(message)?;
+    if text == "fail" {
+        anyhow::bail!("asked to fail");
+    }
+    let store = key_value::Store::open_default().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    store
+        .set(format!("redis:{text}"), text.as_bytes())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(())
+}
