@@ -27,9 +27,9 @@ fn probe(host: &Host, path: &str) -> Value {
 fn undeclared_stores_are_refused() {
     let host = start(None, &[]);
     assert_eq!(probe(&host, "/probe/sqlite/default")["ok"]["Ok"], 1);
-    assert_eq!(probe(&host, "/probe/sqlite/other")["error"], "AccessDenied");
+    assert_eq!(probe(&host, "/probe/sqlite/other")["error"], "Error::AccessDenied");
     assert_eq!(probe(&host, "/probe/kv/default")["ok"], true);
-    assert_eq!(probe(&host, "/probe/kv/other")["error"], "AccessDenied");
+    assert_eq!(probe(&host, "/probe/kv/other")["error"], "Error::AccessDenied");
 }
 
 #[test]
@@ -50,8 +50,8 @@ fn variables_resolve_from_defaults_and_environment() {
     let host = start(None, &[("SPIN_VARIABLE_GREETING", "bonjour")]);
     assert_eq!(probe(&host, "/probe/variable/greeting")["ok"], "bonjour");
     assert_eq!(probe(&host, "/probe/variable/token")["ok"], TOKEN);
-    assert!(probe(&host, "/probe/variable/undeclared")["error"].as_str().unwrap().starts_with("Undefined"));
-    assert!(probe(&host, "/probe/variable/Bad-Name")["error"].as_str().unwrap().starts_with("InvalidName"));
+    assert!(probe(&host, "/probe/variable/undeclared")["error"].as_str().unwrap().starts_with("Error::Undefined"));
+    assert!(probe(&host, "/probe/variable/Bad-Name")["error"].as_str().unwrap().starts_with("Error::InvalidName"));
     assert!(!host.log().contains(TOKEN), "secret values are never logged");
     drop(host);
     let host = start(None, &[]);
@@ -113,7 +113,7 @@ fn redis_trigger_and_outbound_redis() {
     assert_eq!(via["ok"], true, "{via}");
     delivered("via-probe");
     let denied = probe(&host, &format!("/probe/redis?address=redis://localhost:{}&channel=lode-test&message=x", redis.port));
-    assert_eq!(denied["error"], "InvalidAddress");
+    assert_eq!(denied["error"], "Error::InvalidAddress");
 }
 
 #[test]

@@ -120,7 +120,7 @@ impl AllowList {
     pub fn allows_url(&self, url: &str) -> bool {
         let Ok(u) = url::Url::parse(url) else { return false };
         let Some(host) = u.host_str() else { return false };
-        let Some(port) = u.port().or_else(|| default_port(u.scheme())) else { return false };
+        let Some(port) = u.port_or_known_default().or_else(|| default_port(u.scheme())) else { return false };
         self.allows(u.scheme(), host, port)
     }
 
