@@ -11,8 +11,13 @@ use serde_json::Value;
 const TOKEN: &str = "probe-secret-token-42";
 
 fn start(redis: Option<&Redis>, extra: &[(&str, &str)]) -> Host {
-    let address = redis.map(Redis::url).unwrap_or_else(|| "redis://127.0.0.1:1".into());
-    let mut env = vec![("SPIN_VARIABLE_SECRET_TOKEN", TOKEN), ("SPIN_VARIABLE_REDIS_ADDRESS", address.as_str())];
+    let address = redis
+        .map(Redis::url)
+        .unwrap_or_else(|| "redis://127.0.0.1:1".into());
+    let mut env = vec![
+        ("SPIN_VARIABLE_SECRET_TOKEN", TOKEN),
+        ("SPIN_VARIABLE_REDIS_ADDRESS", address.as_str()),
+    ];
     env.extend_from_slice(extra);
     Host::start("tests/spin.toml", &env)
 }
@@ -27,9 +32,15 @@ fn probe(host: &Host, path: &str) -> Value {
 fn undeclared_stores_are_refused() {
     let host = start(None, &[]);
     assert_eq!(probe(&host, "/probe/sqlite/default")["ok"]["Ok"], 1);
-    assert_eq!(probe(&host, "/probe/sqlite/other")["error"], "Error::AccessDenied");
+    assert_eq!(
+        probe(&host, "/probe/sqlite/other")["error"],
+        "Error::AccessDenied"
+    );
     assert_eq!(probe(&host, "/probe/kv/default")["ok"], true);
-    assert_eq!(probe(&host, "/probe/kv/other")["error"], "Error::AccessDenied");
+    assert_eq!(
+        probe(&host, "/probe/kv/other")["error"],
+        "Error::AccessDenied"
+    );
 }
 
 #[test]
@@ -37,12 +48,28 @@ fn outbound_http_is_allow_listed() {
     let host = start(None, &[]);
     let port = host.base.rsplit(':').next().unwrap().to_string();
     // Declared: http://127.0.0.1:* — a real request back into the host.
-    let allowed = probe(&host, &format!("/probe/outbound?url=http://127.0.0.1:{port}/probe/headers"));
+    let allowed = probe(
+        &host,
+        &format!("/probe/outbound?url=http://127.0.0.1:{port}/probe/headers"),
+    );
     assert_eq!(allowed["ok"], 200, "{allowed}");
     // Not declared: the same server under another name.
-    let denied = probe(&host, &format!("/probe/outbound?url=http://localhost:{port}/probe/headers"));
-    assert!(denied["error"].as_str().unwrap().contains("HttpRequestDenied"), "{denied}");
-    assert!(host.log().contains("disallowed destination 'http://localhost:"), "the refusal is explained in the log");
+    let denied = probe(
+        &host,
+        &format!("/probe/outbound?url=http://localhost:{port}/probe/headers"),
+    );
+    assert!(
+        denied["error"]
+            .as_str()
+            .unwrap()
+            .contains("HttpRequestDenied"),
+        "{denied}"
+    );
+    assert!(
+        host.log()
+            .contains("disallowed destination 'http://localhost:"),
+        "the refusal is explained in the log"
+    );
 }
 
 #[test]
@@ -50,12 +77,29 @@ fn variables_resolve_from_defaults_and_environment() {
     let host = start(None, &[("SPIN_VARIABLE_GREETING", "bonjour")]);
     assert_eq!(probe(&host, "/probe/variable/greeting")["ok"], "bonjour");
     assert_eq!(probe(&host, "/probe/variable/token")["ok"], TOKEN);
-    assert!(probe(&host, "/probe/variable/undeclared")["error"].as_str().unwrap().starts_with("Error::Undefined"));
-    assert!(probe(&host, "/probe/variable/Bad-Name")["error"].as_str().unwrap().starts_with("Error::InvalidName"));
-    assert!(!host.log().contains(TOKEN), "secret values are never logged");
+    assert!(
+        probe(&host, "/probe/variable/undeclared")["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Error::Undefined")
+    );
+    assert!(
+        probe(&host, "/probe/variable/Bad-Name")["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Error::InvalidName")
+    );
+    assert!(
+        !host.log().contains(TOKEN),
+        "secret values are never logged"
+    );
     drop(host);
     let host = start(None, &[]);
-    assert_eq!(probe(&host, "/probe/variable/greeting")["ok"], "hello", "manifest default");
+    assert_eq!(
+        probe(&host, "/probe/variable/greeting")["ok"],
+        "hello",
+        "manifest default"
+    );
 }
 
 #[test]
@@ -67,11 +111,27 @@ fn routing_and_spin_headers() {
     assert_eq!(h["spin-raw-component-route"], "/probe/...");
     assert_eq!(h["spin-component-route"], "/probe");
     assert_eq!(h["spin-base-path"], "/");
-    assert!(h["spin-full-url"].as_str().unwrap().ends_with("/probe/headers?x=1"));
-    assert!(h["spin-client-addr"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(
+        h["spin-full-url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/probe/headers?x=1")
+    );
+    assert!(
+        h["spin-client-addr"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
     // The exact route wins over the wildcard.
     let exact = &probe(&host, "/probe/exact")["ok"];
-    assert_eq!((exact["spin-matched-route"].as_str(), exact["spin-path-info"].as_str()), (Some("/probe/exact"), Some("")));
+    assert_eq!(
+        (
+            exact["spin-matched-route"].as_str(),
+            exact["spin-path-info"].as_str()
+        ),
+        (Some("/probe/exact"), Some(""))
+    );
     // No route: Spin's empty 404. Spin's own health endpoint answers before routing.
     let none = host.get("/nowhere", None);
     assert_eq!((none.status, none.text.as_str()), (404, ""));
@@ -82,20 +142,29 @@ fn routing_and_spin_headers() {
 #[test]
 fn dependencies_are_composed() {
     let host = start(None, &[]);
-    assert_eq!(probe(&host, "/probe/greet/ann")["ok"], "hello, ann, from the greeter component");
+    assert_eq!(
+        probe(&host, "/probe/greet/ann")["ok"],
+        "hello, ann, from the greeter component"
+    );
 }
 
 #[test]
 fn redis_trigger_and_outbound_redis() {
     let redis = Redis::start();
     let host = start(Some(&redis), &[]);
-    wait_for("the host to subscribe", Duration::from_secs(30), || (redis.subscribers("lode-test") >= 1).then_some(()));
+    wait_for("the host to subscribe", Duration::from_secs(30), || {
+        (redis.subscribers("lode-test") >= 1).then_some(())
+    });
 
     let delivered = |msg: &str| {
-        wait_for(&format!("message {msg:?} to be handled"), Duration::from_secs(30), || {
-            let v = probe(&host, &format!("/probe/kv-read/redis:{msg}"));
-            (v["ok"] == msg).then_some(())
-        })
+        wait_for(
+            &format!("message {msg:?} to be handled"),
+            Duration::from_secs(30),
+            || {
+                let v = probe(&host, &format!("/probe/kv-read/redis:{msg}"));
+                (v["ok"] == msg).then_some(())
+            },
+        )
     };
     redis.publish("lode-test", "first");
     delivered("first");
@@ -103,16 +172,30 @@ fn redis_trigger_and_outbound_redis() {
     // A failing handler is logged; the trigger keeps serving.
     redis.publish("lode-test", "fail");
     wait_for("the failure to be logged", Duration::from_secs(30), || {
-        host.lines().into_iter().find(|l| l.contains("\"trigger\":\"redis\"") && l.contains("\"status\":\"error\""))
+        host.lines()
+            .into_iter()
+            .find(|l| l.contains("\"trigger\":\"redis\"") && l.contains("\"status\":\"error\""))
     });
     redis.publish("lode-test", "second");
     delivered("second");
 
     // Outbound Redis from a component, within its allow-list, reaches the trigger.
-    let via = probe(&host, &format!("/probe/redis?address=redis://127.0.0.1:{}&channel=lode-test&message=via-probe", redis.port));
+    let via = probe(
+        &host,
+        &format!(
+            "/probe/redis?address=redis://127.0.0.1:{}&channel=lode-test&message=via-probe",
+            redis.port
+        ),
+    );
     assert_eq!(via["ok"], true, "{via}");
     delivered("via-probe");
-    let denied = probe(&host, &format!("/probe/redis?address=redis://localhost:{}&channel=lode-test&message=x", redis.port));
+    let denied = probe(
+        &host,
+        &format!(
+            "/probe/redis?address=redis://localhost:{}&channel=lode-test&message=x",
+            redis.port
+        ),
+    );
     assert_eq!(denied["error"], "Error::InvalidAddress");
 }
 
@@ -128,7 +211,10 @@ fn missing_required_variable_fails_startup() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("secret_token") && stderr.contains("SPIN_VARIABLE_SECRET_TOKEN"), "{stderr}");
+    assert!(
+        stderr.contains("secret_token") && stderr.contains("SPIN_VARIABLE_SECRET_TOKEN"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -139,6 +225,11 @@ fn shuts_down_cleanly_on_sigterm() {
     let status = host.terminate();
     assert!(status.success(), "exit status {status}");
     wait_for("the shutdown message", Duration::from_secs(10), || {
-        output.lock().unwrap().iter().any(|l| l.contains("Shut down cleanly")).then_some(())
+        output
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("Shut down cleanly"))
+            .then_some(())
     });
 }

@@ -13,7 +13,10 @@ use serde_json::Value;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// The `lode-host` binary cargo built next to this test binary.
@@ -21,7 +24,11 @@ pub fn host_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let bin = dir.join("lode-host");
-    assert!(bin.exists(), "{} missing: run `make test` (it builds the host and the components)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} missing: run `make test` (it builds the host and the components)",
+        bin.display()
+    );
     bin
 }
 
@@ -40,7 +47,11 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A fresh, empty temporary directory.
@@ -96,13 +107,24 @@ impl Host {
                 }
             });
         }
-        let mut host = Host { child, base: String::new(), output, state_dir };
-        host.base = wait_for("lode-host to print its address", Duration::from_secs(120), || {
-            if let Ok(Some(status)) = host.child.try_wait() {
-                panic!("lode-host exited with {status}:\n{}", host.log());
-            }
-            host.lines().iter().find_map(|l| l.strip_prefix("Serving ").map(str::to_string))
-        });
+        let mut host = Host {
+            child,
+            base: String::new(),
+            output,
+            state_dir,
+        };
+        host.base = wait_for(
+            "lode-host to print its address",
+            Duration::from_secs(120),
+            || {
+                if let Ok(Some(status)) = host.child.try_wait() {
+                    panic!("lode-host exited with {status}:\n{}", host.log());
+                }
+                host.lines()
+                    .iter()
+                    .find_map(|l| l.strip_prefix("Serving ").map(str::to_string))
+            },
+        );
         host
     }
 
@@ -117,8 +139,16 @@ impl Host {
     }
 
     /// Send a request; returns status and body (JSON when it parses, else a string).
-    pub fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<(&str, Vec<u8>)>) -> Reply {
-        let mut req = http::Request::builder().method(method).uri(format!("{}{path}", self.base));
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
         if let Some(k) = key {
             req = req.header("authorization", format!("Bearer {k}"));
         }
@@ -136,7 +166,12 @@ impl Host {
         let headers = resp.headers().clone();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, json, text, headers }
+        Reply {
+            status,
+            json,
+            text,
+            headers,
+        }
     }
 
     /// GET with an optional key.
@@ -146,15 +181,21 @@ impl Host {
 
     /// A JSON request with a key.
     pub fn json(&self, method: &str, path: &str, key: &str, body: &Value) -> Reply {
-        self.call(method, path, Some(key), Some(("application/json", body.to_string().into_bytes())))
+        self.call(
+            method,
+            path,
+            Some(key),
+            Some(("application/json", body.to_string().into_bytes())),
+        )
     }
 
     /// Send SIGTERM and wait for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let status = wait_for("lode-host to exit", Duration::from_secs(30), || self.child.try_wait().unwrap());
-        status
+        wait_for("lode-host to exit", Duration::from_secs(30), || {
+            self.child.try_wait().unwrap()
+        })
     }
 }
 
@@ -189,15 +230,31 @@ impl Redis {
     pub fn start() -> Redis {
         let port = free_port();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server must be installed (make setup installs it)");
         let redis = Redis { child, port };
-        wait_for("redis-server to accept connections", Duration::from_secs(20), || {
-            redis.connection().ok().and_then(|mut c| redis::cmd("PING").query::<String>(&mut c).ok())
-        });
+        wait_for(
+            "redis-server to accept connections",
+            Duration::from_secs(20),
+            || {
+                redis
+                    .connection()
+                    .ok()
+                    .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c).ok())
+            },
+        );
         redis
     }
 
@@ -214,14 +271,22 @@ impl Redis {
     /// Number of subscribers on `channel`.
     pub fn subscribers(&self, channel: &str) -> i64 {
         let mut c = self.connection().unwrap();
-        let (_, n): (String, i64) = redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query(&mut c).unwrap();
+        let (_, n): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query(&mut c)
+            .unwrap();
         n
     }
 
     /// Publish a message.
     pub fn publish(&self, channel: &str, message: &str) {
         let mut c = self.connection().unwrap();
-        let _: i64 = redis::cmd("PUBLISH").arg(channel).arg(message).query(&mut c).unwrap();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(message)
+            .query(&mut c)
+            .unwrap();
     }
 }
 

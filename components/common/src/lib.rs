@@ -121,7 +121,9 @@ pub fn respond(result: Result<Reply, ApiError>) -> Response<Full<Bytes>> {
         }
         None => Bytes::new(),
     };
-    builder.body(Full::new(body)).expect("static headers are valid")
+    builder
+        .body(Full::new(body))
+        .expect("static headers are valid")
 }
 
 /// A Spin variable, with a clear 500 (and a log line naming it) when unset.
@@ -162,10 +164,13 @@ pub struct SpinSql(sqlite::Connection);
 impl SpinSql {
     /// Open a database the component declared in `sqlite_databases`.
     pub async fn open(label: &str) -> Result<SpinSql, ApiError> {
-        sqlite::Connection::open(label).await.map(SpinSql).map_err(|e| {
-            eprintln!("opening sqlite database {label:?}: {e:?}");
-            ApiError::unavailable("the database is unavailable")
-        })
+        sqlite::Connection::open(label)
+            .await
+            .map(SpinSql)
+            .map_err(|e| {
+                eprintln!("opening sqlite database {label:?}: {e:?}");
+                ApiError::unavailable("the database is unavailable")
+            })
     }
 }
 

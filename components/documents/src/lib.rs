@@ -33,7 +33,9 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         (0, &Method::GET) => read(&who, list(&docs, &req).await),
         (0, &Method::POST) => {
             who.require(Action::Write)?;
-            let doc = docs.create(req.json::<DocumentInput>(body_limit().await?)?).await?;
+            let doc = docs
+                .create(req.json::<DocumentInput>(body_limit().await?)?)
+                .await?;
             Ok(Reply::json(201, &doc).at(format!("/api/documents/{}", doc.id)))
         }
         (1, &Method::GET) => read(&who, found(docs.get(id).await?)),

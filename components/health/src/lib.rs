@@ -7,7 +7,7 @@
 use lode_api::ApiError;
 use lode_common::{Reply, respond};
 use serde_json::{Value, json};
-use spin_sdk::http::{Method, Request, IntoResponse};
+use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::{http_service, key_value, sqlite};
 
 #[http_service]
@@ -22,8 +22,15 @@ async fn handle(req: Request) -> impl IntoResponse {
     let healthy = checks
         .as_object()
         .is_some_and(|c| c.values().all(|v| v["status"] == "ok"));
-    let (status, word) = if healthy { (200, "ok") } else { (503, "unavailable") };
-    respond(Ok(Reply::json(status, json!({"status": word, "checks": checks}))))
+    let (status, word) = if healthy {
+        (200, "ok")
+    } else {
+        (503, "unavailable")
+    };
+    respond(Ok(Reply::json(
+        status,
+        json!({"status": word, "checks": checks}),
+    )))
 }
 
 fn check(result: Result<Value, String>) -> Value {
@@ -67,9 +74,15 @@ async fn key_value_check() -> Result<Value, String> {
         .map_err(|e| format!("open: {e:?}"))?;
     // A random key, so concurrent health checks never read each other's probe.
     let probe = lode_store::ids::new_id("health");
-    store.set(&probe, b"ok").await.map_err(|e| format!("set: {e:?}"))?;
+    store
+        .set(&probe, b"ok")
+        .await
+        .map_err(|e| format!("set: {e:?}"))?;
     let read = store.get(&probe).await.map_err(|e| format!("get: {e:?}"))?;
-    store.delete(&probe).await.map_err(|e| format!("delete: {e:?}"))?;
+    store
+        .delete(&probe)
+        .await
+        .map_err(|e| format!("delete: {e:?}"))?;
     if read.as_deref() != Some(b"ok".as_slice()) {
         return Err("read back a different value".into());
     }

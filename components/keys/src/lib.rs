@@ -22,7 +22,9 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
     let keys = Keys::new(&sql, &who);
     match (route, &req.method) {
         (0, &Method::POST) => {
-            let created = keys.create(req.json::<CreateKey>(body_limit().await?)?).await?;
+            let created = keys
+                .create(req.json::<CreateKey>(body_limit().await?)?)
+                .await?;
             Ok(Reply::json(201, &created).at(format!("/api/keys/{}", created.id)))
         }
         (0, &Method::GET) => Ok(Reply::json(200, json!({ "data": keys.list().await? }))),

@@ -93,7 +93,10 @@ mod tests {
                 .unwrap_or_else(|e| e.status())
         };
         assert_eq!(status(JSON, br#"{"title":"a long title"}"#, small), 413);
-        assert_eq!(status(Some("text/plain"), br#"{"title":"x"}"#, BodyLimit::DEFAULT), 415);
+        assert_eq!(
+            status(Some("text/plain"), br#"{"title":"x"}"#, BodyLimit::DEFAULT),
+            415
+        );
         assert_eq!(status(None, br#"{"title":"x"}"#, BodyLimit::DEFAULT), 415);
         assert_eq!(status(JSON, b"{not json", BodyLimit::DEFAULT), 400);
         assert_eq!(status(JSON, b"\xff\xfe", BodyLimit::DEFAULT), 400);

@@ -11,12 +11,16 @@ pub fn pairs(query: &str) -> Vec<(String, String)> {
 
 /// Page size from `limit`: default when absent, 400 when not a number, 422 when out of bounds.
 pub fn limit(value: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
-    let Some(text) = value else { return Ok(default) };
-    let n: u32 = text
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("limit must be a whole number, got {text:?}")))?;
+    let Some(text) = value else {
+        return Ok(default);
+    };
+    let n: u32 = text.parse().map_err(|_| {
+        ApiError::bad_request(format!("limit must be a whole number, got {text:?}"))
+    })?;
     if n == 0 || n > max {
-        return Err(ApiError::invalid(format!("limit must be between 1 and {max}")));
+        return Err(ApiError::invalid(format!(
+            "limit must be between 1 and {max}"
+        )));
     }
     Ok(n)
 }
@@ -29,7 +33,10 @@ mod tests {
     fn decoding() {
         assert_eq!(
             pairs("a=1&metadata.author=J%C3%BCrgen+K"),
-            vec![("a".into(), "1".into()), ("metadata.author".into(), "Jürgen K".into())]
+            vec![
+                ("a".into(), "1".into()),
+                ("metadata.author".into(), "Jürgen K".into())
+            ]
         );
     }
 

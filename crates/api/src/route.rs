@@ -68,7 +68,10 @@ mod tests {
     #[test]
     fn literal_and_captures() {
         let p = Pattern("/api/documents/{id}/versions");
-        assert_eq!(p.matches("/api/documents/abc/versions").unwrap().get("id"), "abc");
+        assert_eq!(
+            p.matches("/api/documents/abc/versions").unwrap().get("id"),
+            "abc"
+        );
         assert!(p.matches("/api/documents/abc").is_none());
         assert!(p.matches("/api/documents//versions").is_none());
         assert!(p.matches("/api/documents/abc/versions/x").is_none());
@@ -76,7 +79,11 @@ mod tests {
 
     #[test]
     fn trailing_slash_is_ignored() {
-        assert!(Pattern("/api/documents").matches("/api/documents/").is_some());
+        assert!(
+            Pattern("/api/documents")
+                .matches("/api/documents/")
+                .is_some()
+        );
     }
 
     #[test]

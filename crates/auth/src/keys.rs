@@ -77,7 +77,9 @@ impl<'a, S: Sql> Keys<'a, S> {
     pub async fn create(&self, req: CreateKey) -> Result<NewKey, ApiError> {
         let tenant = Tenant::parse(&req.tenant)?;
         if self.tenant_filter().is_some_and(|own| own != &tenant) {
-            return Err(ApiError::forbidden("a tenant admin may only create keys for its own tenant"));
+            return Err(ApiError::forbidden(
+                "a tenant admin may only create keys for its own tenant",
+            ));
         }
         let name = req.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 100 {
@@ -139,14 +141,19 @@ impl<'a, S: Sql> Keys<'a, S> {
 }
 
 /// The principal of an active key with this sha256, if any.
-pub(crate) async fn find_active<S: Sql>(sql: &S, digest: &str) -> Result<Option<Principal>, ApiError> {
+pub(crate) async fn find_active<S: Sql>(
+    sql: &S,
+    digest: &str,
+) -> Result<Option<Principal>, ApiError> {
     let rows = sql
         .query(
             "SELECT id, tenant, role FROM api_keys WHERE key_sha256 = ? AND revoked_at IS NULL",
             vec![digest.into()],
         )
         .await?;
-    let Some(row) = rows.first() else { return Ok(None) };
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
     let role = Role::parse(&row.text(2)?).ok_or_else(ApiError::internal)?;
     Ok(Some(Principal {
         tenant: Tenant::parse(&row.text(1)?)?,
@@ -188,7 +195,9 @@ mod tests {
         let db = RusqliteSql::memory();
         RusqliteSql::block_on(async {
             migrate(&db).await.unwrap();
-            let root = authenticate(&db, Some(&format!("Bearer {ADMIN}")), ADMIN).await.unwrap();
+            let root = authenticate(&db, Some(&format!("Bearer {ADMIN}")), ADMIN)
+                .await
+                .unwrap();
             assert!(root.is_bootstrap());
             let keys = Keys::new(&db, &root);
             let k = keys.create(create("acme", Role::Editor)).await.unwrap();
@@ -198,12 +207,16 @@ mod tests {
             let stored = db.query("SELECT * FROM api_keys", vec![]).await.unwrap();
             assert!(!format!("{stored:?}").contains(&k.key));
 
-            let p = authenticate(&db, Some(&format!("Bearer {}", k.key)), ADMIN).await.unwrap();
+            let p = authenticate(&db, Some(&format!("Bearer {}", k.key)), ADMIN)
+                .await
+                .unwrap();
             assert_eq!((p.tenant.as_str(), p.role), ("acme", Role::Editor));
             assert_eq!(keys.list().await.unwrap().len(), 1);
 
             assert!(keys.revoke(&k.id).await.unwrap());
-            let err = authenticate(&db, Some(&format!("Bearer {}", k.key)), ADMIN).await.unwrap_err();
+            let err = authenticate(&db, Some(&format!("Bearer {}", k.key)), ADMIN)
+                .await
+                .unwrap_err();
             assert_eq!(err.status(), 401);
             assert!(keys.list().await.unwrap().is_empty());
         });
@@ -214,17 +227,39 @@ mod tests {
         let db = RusqliteSql::memory();
         RusqliteSql::block_on(async {
             migrate(&db).await.unwrap();
-            let root = authenticate(&db, Some(&format!("Bearer {ADMIN}")), ADMIN).await.unwrap();
+            let root = authenticate(&db, Some(&format!("Bearer {ADMIN}")), ADMIN)
+                .await
+                .unwrap();
             let root_keys = Keys::new(&db, &root);
             let acme_admin = root_keys.create(create("acme", Role::Admin)).await.unwrap();
-            let globex = root_keys.create(create("globex", Role::Viewer)).await.unwrap();
+            let globex = root_keys
+                .create(create("globex", Role::Viewer))
+                .await
+                .unwrap();
 
-            let p = authenticate(&db, Some(&format!("Bearer {}", acme_admin.key)), ADMIN).await.unwrap();
+            let p = authenticate(&db, Some(&format!("Bearer {}", acme_admin.key)), ADMIN)
+                .await
+                .unwrap();
             let acme = Keys::new(&db, &p);
-            assert_eq!(acme.create(create("globex", Role::Admin)).await.unwrap_err().status(), 403);
+            assert_eq!(
+                acme.create(create("globex", Role::Admin))
+                    .await
+                    .unwrap_err()
+                    .status(),
+                403
+            );
             assert!(acme.create(create("acme", Role::Viewer)).await.is_ok());
-            assert!(acme.list().await.unwrap().iter().all(|k| k.tenant == "acme"));
-            assert!(!acme.revoke(&globex.id).await.unwrap(), "other tenant's key is invisible");
+            assert!(
+                acme.list()
+                    .await
+                    .unwrap()
+                    .iter()
+                    .all(|k| k.tenant == "acme")
+            );
+            assert!(
+                !acme.revoke(&globex.id).await.unwrap(),
+                "other tenant's key is invisible"
+            );
             assert_eq!(root_keys.list().await.unwrap().len(), 3);
         });
     }
@@ -234,7 +269,13 @@ mod tests {
         let db = RusqliteSql::memory();
         RusqliteSql::block_on(async {
             migrate(&db).await.unwrap();
-            assert_eq!(authenticate(&db, Some("Bearer x"), "").await.unwrap_err().status(), 401);
+            assert_eq!(
+                authenticate(&db, Some("Bearer x"), "")
+                    .await
+                    .unwrap_err()
+                    .status(),
+                401
+            );
         });
     }
 }

@@ -99,19 +99,26 @@ pub fn hash_key(key: &str) -> String {
 /// Compare two equal-length digests without an early exit, so response timing
 /// does not reveal how many leading characters of a guess were right.
 fn same_digest(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Extract the token of a `Bearer` Authorization header.
 fn bearer(header: Option<&str>) -> Result<&str, ApiError> {
-    let header = header.ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <api key>"))?;
+    let header =
+        header.ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <api key>"))?;
     let (scheme, token) = header
         .trim()
         .split_once(' ')
         .ok_or_else(|| ApiError::unauthorized("Authorization must be 'Bearer <api key>'"))?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Err(ApiError::unauthorized("Authorization must be 'Bearer <api key>'"));
+        return Err(ApiError::unauthorized(
+            "Authorization must be 'Bearer <api key>'",
+        ));
     }
     Ok(token)
 }
@@ -147,16 +154,32 @@ mod tests {
     #[test]
     fn role_matrix() {
         use Action::*;
-        assert!(Role::Viewer.allows(Read) && !Role::Viewer.allows(Write) && !Role::Viewer.allows(ManageKeys));
-        assert!(Role::Editor.allows(Read) && Role::Editor.allows(Write) && !Role::Editor.allows(ManageKeys));
-        assert!(Role::Admin.allows(Read) && Role::Admin.allows(Write) && Role::Admin.allows(ManageKeys));
+        assert!(
+            Role::Viewer.allows(Read)
+                && !Role::Viewer.allows(Write)
+                && !Role::Viewer.allows(ManageKeys)
+        );
+        assert!(
+            Role::Editor.allows(Read)
+                && Role::Editor.allows(Write)
+                && !Role::Editor.allows(ManageKeys)
+        );
+        assert!(
+            Role::Admin.allows(Read) && Role::Admin.allows(Write) && Role::Admin.allows(ManageKeys)
+        );
     }
 
     #[test]
     fn bearer_parsing() {
         assert_eq!(bearer(Some("Bearer abc")).unwrap(), "abc");
         assert_eq!(bearer(Some("bearer  abc ")).unwrap(), "abc");
-        for bad in [None, Some(""), Some("Basic abc"), Some("Bearer"), Some("Bearer   ")] {
+        for bad in [
+            None,
+            Some(""),
+            Some("Basic abc"),
+            Some("Bearer"),
+            Some("Bearer   "),
+        ] {
             assert_eq!(bearer(bad).unwrap_err().status(), 401, "{bad:?}");
         }
     }

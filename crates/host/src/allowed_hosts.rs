@@ -46,7 +46,9 @@ impl AllowedHost {
     /// Parse one entry, with Spin's error messages for the common mistakes.
     pub fn parse(entry: &str) -> Result<AllowedHost> {
         if entry == "*" {
-            bail!("{entry:?} is not an allowed outbound host; to allow every destination use '*://*:*'");
+            bail!(
+                "{entry:?} is not an allowed outbound host; to allow every destination use '*://*:*'"
+            );
         }
         let Some((scheme, rest)) = entry.split_once("://") else {
             bail!("{entry:?} does not contain a scheme (e.g., 'http://' or '*://')");
@@ -57,7 +59,9 @@ impl AllowedHost {
         }
         let scheme = match scheme {
             "*" => None,
-            s if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphabetic()) => Some(s.to_ascii_lowercase()),
+            s if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphabetic()) => {
+                Some(s.to_ascii_lowercase())
+            }
             _ => bail!("{entry:?} has an invalid scheme"),
         };
         let (host, port) = match rest.rsplit_once(':') {
@@ -69,14 +73,20 @@ impl AllowedHost {
             h if h.starts_with("*.") => Host::Suffix(h[1..].to_ascii_lowercase()),
             h if h.contains('*') => bail!("{entry:?}: '*' may only stand alone or as '*.domain'"),
             "" => bail!("{entry:?} has no host"),
-            h => Host::Exact(h.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()),
+            h => Host::Exact(
+                h.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_ascii_lowercase(),
+            ),
         };
         let port = match port {
             Some("*") => Port::Any,
             Some(p) => match p.split_once("..") {
                 Some((a, b)) => Port::Range(a.parse()?, b.parse::<u16>()?.saturating_sub(1)),
                 None => {
-                    let n: u16 = p.parse().map_err(|_| anyhow::anyhow!("{entry:?}: invalid port {p:?}"))?;
+                    let n: u16 = p
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("{entry:?}: invalid port {p:?}"))?;
                     Port::Range(n, n)
                 }
             },
@@ -92,7 +102,10 @@ impl AllowedHost {
 
     fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         let scheme_ok = self.scheme.as_deref().is_none_or(|s| s == scheme);
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
         let host_ok = match &self.host {
             Host::Any => true,
             Host::Suffix(suffix) => host.ends_with(suffix.as_str()),
@@ -113,14 +126,27 @@ pub struct AllowList(Vec<AllowedHost>);
 impl AllowList {
     /// Parse every entry; one bad entry fails start-up.
     pub fn parse<'a>(entries: impl IntoIterator<Item = &'a str>) -> Result<AllowList> {
-        entries.into_iter().map(AllowedHost::parse).collect::<Result<_>>().map(AllowList)
+        entries
+            .into_iter()
+            .map(AllowedHost::parse)
+            .collect::<Result<_>>()
+            .map(AllowList)
     }
 
     /// Whether `url` (absolute, with scheme and host) may be reached.
     pub fn allows_url(&self, url: &str) -> bool {
-        let Ok(u) = url::Url::parse(url) else { return false };
-        let Some(host) = u.host_str() else { return false };
-        let Some(port) = u.port_or_known_default().or_else(|| default_port(u.scheme())) else { return false };
+        let Ok(u) = url::Url::parse(url) else {
+            return false;
+        };
+        let Some(host) = u.host_str() else {
+            return false;
+        };
+        let Some(port) = u
+            .port_or_known_default()
+            .or_else(|| default_port(u.scheme()))
+        else {
+            return false;
+        };
         self.allows(u.scheme(), host, port)
     }
 
@@ -140,7 +166,12 @@ mod tests {
 
     #[test]
     fn matching() {
-        let l = list(&["https://api.example.com", "http://localhost:3000", "https://*.openai.com", "redis://127.0.0.1:*"]);
+        let l = list(&[
+            "https://api.example.com",
+            "http://localhost:3000",
+            "https://*.openai.com",
+            "redis://127.0.0.1:*",
+        ]);
         assert!(l.allows_url("https://api.example.com/v1"));
         assert!(l.allows_url("https://api.example.com:443/"));
         assert!(!l.allows_url("https://api.example.com:8443/"));
@@ -165,7 +196,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_entries() {
-        for bad in ["*", "example.com", "localhost:3001", "http://x/a", "http://a*b.com", "foo://x"] {
+        for bad in [
+            "*",
+            "example.com",
+            "localhost:3001",
+            "http://x/a",
+            "http://a*b.com",
+            "foo://x",
+        ] {
             assert!(AllowedHost::parse(bad).is_err(), "{bad}");
         }
     }

@@ -12,7 +12,9 @@ use crate::manifest::Manifest;
 pub fn build_all(manifest: &Manifest) -> Result<()> {
     let mut built = 0;
     for (id, component) in &manifest.component {
-        let Some(build) = &component.build else { continue };
+        let Some(build) = &component.build else {
+            continue;
+        };
         let dir = match &build.workdir {
             Some(w) if std::path::Path::new(w).is_absolute() => {
                 bail!("The workdir specified in the application file must be relative.")

@@ -23,7 +23,9 @@ pub fn matches_import(dep: &str, import: &str) -> bool {
     let Some((dep_pkg, dep_iface)) = split_package(dep_path) else {
         return dep == import; // a plain kebab name matches only itself
     };
-    let Some((import_pkg, import_iface)) = split_package(import_path) else { return false };
+    let Some((import_pkg, import_iface)) = split_package(import_path) else {
+        return false;
+    };
     dep_pkg == import_pkg
         && dep_iface.is_none_or(|i| Some(i) == import_iface)
         && dep_version.is_none_or(|v| Some(v) == import_version)
@@ -60,12 +62,20 @@ pub fn compose(main: &[u8], deps: &BTreeMap<String, (Vec<u8>, Option<String>)>) 
     let mut satisfied: BTreeMap<String, String> = BTreeMap::new();
     let mut cache = Default::default();
     for (i, (key, (bytes, export))) in deps.iter().enumerate() {
-        let matched: Vec<&String> = imports.iter().filter(|im| matches_import(key, im)).collect();
+        let matched: Vec<&String> = imports
+            .iter()
+            .filter(|im| matches_import(key, im))
+            .collect();
         if matched.is_empty() {
             bail!("dependency '{key}' doesn't match any imports of the component");
         }
-        let pkg = Package::from_bytes(&format!("lode:dep{i}"), None, bytes.clone(), graph.types_mut())
-            .with_context(|| format!("dependency '{key}' is not a component"))?;
+        let pkg = Package::from_bytes(
+            &format!("lode:dep{i}"),
+            None,
+            bytes.clone(),
+            graph.types_mut(),
+        )
+        .with_context(|| format!("dependency '{key}' is not a component"))?;
         let dep_world = pkg.ty();
         let dep_inst = {
             let id = graph.register_package(pkg)?;
@@ -79,11 +89,17 @@ pub fn compose(main: &[u8], deps: &BTreeMap<String, (Vec<u8>, Option<String>)>) 
             let types = graph.types();
             let import_ty = types[main_world].imports[import.as_str()];
             let Some(export_ty) = types[dep_world].exports.get(&export_name).copied() else {
-                bail!("dependency '{key}' doesn't export '{export_name}' to satisfy import '{import}'");
+                bail!(
+                    "dependency '{key}' doesn't export '{export_name}' to satisfy import '{import}'"
+                );
             };
             SubtypeChecker::new(&mut cache)
                 .is_subtype(export_ty, types, import_ty, types)
-                .with_context(|| format!("dependency '{key}' export '{export_name}' does not fit import '{import}'"))?;
+                .with_context(|| {
+                    format!(
+                        "dependency '{key}' export '{export_name}' does not fit import '{import}'"
+                    )
+                })?;
             let node = graph.alias_instance_export(dep_inst, &export_name)?;
             graph.set_instantiation_argument(main_inst, import, node)?;
         }

@@ -31,7 +31,10 @@ fn host_response(status: u16, text: &'static str) -> hyper::Response<Body> {
     let body = Full::new(Bytes::from_static(text.as_bytes()))
         .map_err(|e: Infallible| match e {})
         .boxed_unsync();
-    hyper::Response::builder().status(status).body(body).expect("valid response")
+    hyper::Response::builder()
+        .status(status)
+        .body(body)
+        .expect("valid response")
 }
 
 /// The HTTP side of the application.
@@ -43,9 +46,17 @@ pub struct HttpTrigger {
 impl HttpTrigger {
     /// Build the router from the manifest.
     pub fn new(app: Arc<App>) -> HttpTrigger {
-        let router = Router::new(app.manifest.trigger.http.iter().map(|t| (t.route.as_str(), t.component.as_str())));
+        let router = Router::new(
+            app.manifest
+                .trigger
+                .http
+                .iter()
+                .map(|t| (t.route.as_str(), t.component.as_str())),
+        );
         for (component, route) in &router.duplicates {
-            eprintln!("The following component routes are duplicates and will never be used:\n  {component}: {route}");
+            eprintln!(
+                "The following component routes are duplicates and will never be used:\n  {component}: {route}"
+            );
         }
         HttpTrigger { app, router }
     }
@@ -63,7 +74,11 @@ impl HttpTrigger {
     }
 
     /// Accept connections until `shutdown` resolves, then let in-flight requests finish.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<()> {
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<()> {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
@@ -81,10 +96,10 @@ impl HttpTrigger {
                     let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                     let conn = graceful.watch(conn);
                     tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            if !e.is_incomplete_message() {
-                                eprintln!("connection error: {e}");
-                            }
+                        if let Err(e) = conn.await
+                            && !e.is_incomplete_message()
+                        {
+                            eprintln!("connection error: {e}");
                         }
                     });
                 }
@@ -96,7 +111,11 @@ impl HttpTrigger {
         Ok(())
     }
 
-    async fn handle(&self, req: hyper::Request<Incoming>, client: SocketAddr) -> hyper::Response<Body> {
+    async fn handle(
+        &self,
+        req: hyper::Request<Incoming>,
+        client: SocketAddr,
+    ) -> hyper::Response<Body> {
         let start = Instant::now();
         let method = req.method().to_string();
         let path = req.uri().path().to_string();
@@ -124,14 +143,26 @@ impl HttpTrigger {
         response
     }
 
-    async fn call(&self, component: &Loaded, m: &RouteMatch, req: hyper::Request<Incoming>, client: SocketAddr) -> hyper::Response<Body> {
+    async fn call(
+        &self,
+        component: &Loaded,
+        m: &RouteMatch,
+        req: hyper::Request<Incoming>,
+        client: SocketAddr,
+    ) -> hyper::Response<Body> {
         match self.try_call(component, m, req, client).await {
             Ok(r) => r,
             Err(status) => host_response(status, ""),
         }
     }
 
-    async fn try_call(&self, component: &Loaded, m: &RouteMatch, req: hyper::Request<Incoming>, client: SocketAddr) -> Result<hyper::Response<Body>, u16> {
+    async fn try_call(
+        &self,
+        component: &Loaded,
+        m: &RouteMatch,
+        req: hyper::Request<Incoming>,
+        client: SocketAddr,
+    ) -> Result<hyper::Response<Body>, u16> {
         let pre = component.http.clone().ok_or(500u16)?;
         let (mut parts, body) = req.into_parts();
         let authority = parts
@@ -140,10 +171,17 @@ impl HttpTrigger {
             .and_then(|h| h.to_str().ok())
             .unwrap_or("localhost")
             .to_owned();
-        let pq = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+        let pq = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "/".into());
         let full_url = format!("http://{authority}{pq}");
         for (name, value) in spin_headers(m, &full_url, client) {
-            if let (Ok(n), Ok(v)) = (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_str(&value)) {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(&value),
+            ) {
                 parts.headers.insert(n, v);
             }
         }
@@ -152,7 +190,9 @@ impl HttpTrigger {
 
         let mut store = component.store(&self.app.engine);
         let service = pre.instantiate_async(&mut store).await.map_err(|e| {
-            if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+            if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                .is_some()
+            {
                 eprintln!("component {}: instance pool exhausted", component.id);
                 503u16
             } else {
@@ -160,7 +200,8 @@ impl HttpTrigger {
                 500
             }
         })?;
-        let (wreq, req_io) = wasmtime_wasi_http::p3::Request::from_http(store.data_mut().hooks(), req);
+        let (wreq, req_io) =
+            wasmtime_wasi_http::p3::Request::from_http(store.data_mut().hooks(), req);
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<hyper::Response<Body>, ErrorCode>>();
         let id = component.id.clone();
         tokio::spawn(async move {
@@ -185,7 +226,10 @@ impl HttpTrigger {
         match rx.await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(code)) => {
-                eprintln!("component {}: handler returned error-code {code:?}", component.id);
+                eprintln!(
+                    "component {}: handler returned error-code {code:?}",
+                    component.id
+                );
                 Err(500)
             }
             Err(_) => Err(500),

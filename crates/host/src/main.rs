@@ -15,7 +15,11 @@ use lode_host::stores::StateDir;
 use lode_host::{build, redis_trigger};
 
 #[derive(Parser)]
-#[command(name = "lode-host", version, about = "Run a Spin application locally on wasmtime")]
+#[command(
+    name = "lode-host",
+    version,
+    about = "Run a Spin application locally on wasmtime"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,11 +54,21 @@ enum Command {
 async fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Build { manifest } => build::build_all(&Manifest::load(&manifest)?),
-        Command::Up { manifest, listen, build, state_dir } => up(manifest, listen, build, state_dir).await,
+        Command::Up {
+            manifest,
+            listen,
+            build,
+            state_dir,
+        } => up(manifest, listen, build, state_dir).await,
     }
 }
 
-async fn up(manifest: PathBuf, listen: SocketAddr, build: bool, state_dir: Option<PathBuf>) -> Result<()> {
+async fn up(
+    manifest: PathBuf,
+    listen: SocketAddr,
+    build: bool,
+    state_dir: Option<PathBuf>,
+) -> Result<()> {
     let started = Instant::now();
     let manifest = Manifest::load(&manifest)?;
     if build {
@@ -62,8 +76,14 @@ async fn up(manifest: PathBuf, listen: SocketAddr, build: bool, state_dir: Optio
     }
     let state_dir = state_dir.unwrap_or_else(|| manifest.dir.join(".spin"));
     let state = StateDir::create(&state_dir)?;
-    eprintln!("Storing default SQLite data to {:?}", state_dir.join(lode_host::stores::SQLITE_FILE));
-    eprintln!("Storing default key-value data to {:?}", state_dir.join(lode_host::stores::KEY_VALUE_FILE));
+    eprintln!(
+        "Storing default SQLite data to {:?}",
+        state_dir.join(lode_host::stores::SQLITE_FILE)
+    );
+    eprintln!(
+        "Storing default key-value data to {:?}",
+        state_dir.join(lode_host::stores::KEY_VALUE_FILE)
+    );
     let app = Arc::new(App::load(manifest, state, &|k| std::env::var(k).ok())?);
 
     for (address, channels) in redis_trigger::subscriptions(&app)? {
@@ -76,7 +96,10 @@ async fn up(manifest: PathBuf, listen: SocketAddr, build: bool, state_dir: Optio
     let base = format!("http://{}", listener.local_addr()?);
     eprintln!("Serving {base}");
     http.print_routes(&base);
-    eprintln!("Ready in {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
+    eprintln!(
+        "Ready in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     http.serve(listener, shutdown_signal()).await?;
     eprintln!("Shut down cleanly");
     Ok(())
@@ -87,7 +110,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -228,8 +228,8 @@ impl Manifest {
     pub fn load(path: &Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading manifest {}", path.display()))?;
-        let mut m: Manifest =
-            toml::from_str(&text).with_context(|| format!("parsing manifest {}", path.display()))?;
+        let mut m: Manifest = toml::from_str(&text)
+            .with_context(|| format!("parsing manifest {}", path.display()))?;
         m.dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -242,7 +242,10 @@ impl Manifest {
 
     fn validate(&self) -> Result<()> {
         if self.spin_manifest_version != 2 {
-            bail!("spin_manifest_version must be 2, got {}", self.spin_manifest_version);
+            bail!(
+                "spin_manifest_version must be 2, got {}",
+                self.spin_manifest_version
+            );
         }
         for name in self.variables.keys() {
             crate::variables::validate_name(name)
@@ -288,8 +291,12 @@ impl Manifest {
             }
             for (name, dep) in &c.dependencies {
                 match dep {
-                    Dependency::Component { component, .. } if !self.component.contains_key(component) => {
-                        bail!("component {id:?} dependency {name:?} names unknown component {component:?}")
+                    Dependency::Component { component, .. }
+                        if !self.component.contains_key(component) =>
+                    {
+                        bail!(
+                            "component {id:?} dependency {name:?} names unknown component {component:?}"
+                        )
                     }
                     Dependency::Other(v) => bail!(
                         "component {id:?} dependency {name:?} = {v}: the local host supports only `path` and `component` dependencies"
@@ -335,7 +342,8 @@ key = "{{ key }}"
 
     #[test]
     fn parses_lode_manifest() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../spin.toml")).unwrap();
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../spin.toml"))
+            .unwrap();
         let m = parse(&text).unwrap();
         assert!(m.component.contains_key("documents"));
         assert!(m.variables["admin_api_key"].secret);
@@ -344,10 +352,25 @@ key = "{{ key }}"
     #[test]
     fn rejects_mistakes() {
         assert!(parse(BASE).is_ok());
-        assert!(parse(&BASE.replace("source =", "sorce =")).is_err(), "unknown field");
-        assert!(parse(&BASE.replace("component = \"a\"", "component = \"b\"")).is_err(), "unknown component");
-        assert!(parse(&BASE.replace("[\"default\"]", "[\"other\"]")).is_err(), "undefined database");
-        assert!(parse(&BASE.replace("required = true, ", "")).is_err(), "no default, not required");
-        assert!(parse(&BASE.replace("key = \"{{", "Key = \"{{")).is_err(), "bad variable name");
+        assert!(
+            parse(&BASE.replace("source =", "sorce =")).is_err(),
+            "unknown field"
+        );
+        assert!(
+            parse(&BASE.replace("component = \"a\"", "component = \"b\"")).is_err(),
+            "unknown component"
+        );
+        assert!(
+            parse(&BASE.replace("[\"default\"]", "[\"other\"]")).is_err(),
+            "undefined database"
+        );
+        assert!(
+            parse(&BASE.replace("required = true, ", "")).is_err(),
+            "no default, not required"
+        );
+        assert!(
+            parse(&BASE.replace("key = \"{{", "Key = \"{{")).is_err(),
+            "bad variable name"
+        );
     }
 }

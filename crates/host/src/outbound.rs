@@ -8,7 +8,8 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks, default
 use crate::allowed_hosts::AllowList;
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
-type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
 
 /// The outbound policy of one component.
 pub struct OutboundPolicy {
@@ -27,7 +28,12 @@ impl OutboundPolicy {
 }
 
 impl WasiHttpHooks for OutboundPolicy {
-    fn send_request(&mut self, request: http::Request<WasiBody>, options: Option<RequestOptions>, fut: IoFuture) -> SendFuture {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: IoFuture,
+    ) -> SendFuture {
         _ = fut;
         let url = request.uri().to_string();
         if !self.allowed.allows_url(&url) {

@@ -23,18 +23,38 @@ type Channels = BTreeMap<String, Vec<String>>;
 
 /// Group the manifest's Redis triggers by resolved address.
 pub fn subscriptions(app: &App) -> Result<BTreeMap<String, Channels>> {
-    let default = app.manifest.application.trigger.redis.as_ref().map(|r| r.address.clone());
+    let default = app
+        .manifest
+        .application
+        .trigger
+        .redis
+        .as_ref()
+        .map(|r| r.address.clone());
     let mut by_address: BTreeMap<String, Channels> = BTreeMap::new();
     for t in &app.manifest.trigger.redis {
         let address = t
             .address
             .clone()
             .or_else(|| default.clone())
-            .with_context(|| format!("Redis trigger for component {:?} has no address", t.component))?;
-        let address = app.variables.expand_app(&address)
-            .with_context(|| format!("failed to resolve redis trigger address for component {:?}", t.component))?;
+            .with_context(|| {
+                format!(
+                    "Redis trigger for component {:?} has no address",
+                    t.component
+                )
+            })?;
+        let address = app.variables.expand_app(&address).with_context(|| {
+            format!(
+                "failed to resolve redis trigger address for component {:?}",
+                t.component
+            )
+        })?;
         let channel = app.variables.expand_app(&t.channel)?;
-        by_address.entry(address).or_default().entry(channel).or_default().push(t.component.clone());
+        by_address
+            .entry(address)
+            .or_default()
+            .entry(channel)
+            .or_default()
+            .push(t.component.clone());
     }
     Ok(by_address)
 }
@@ -45,7 +65,10 @@ pub async fn run(app: Arc<App>, address: String, channels: Channels) {
     loop {
         match subscribe(&app, &address, &channels, &mut backoff).await {
             Ok(()) => eprintln!("disconnected from {}; reconnecting", redact(&address)),
-            Err(e) => eprintln!("Redis trigger on {}: {e:#}; retrying in {backoff:?}", redact(&address)),
+            Err(e) => eprintln!(
+                "Redis trigger on {}: {e:#}; retrying in {backoff:?}",
+                redact(&address)
+            ),
         }
         // Reconnect backoff (not a test wait): capped so a restarted Redis is picked up quickly.
         tokio::time::sleep(backoff).await;
@@ -53,7 +76,12 @@ pub async fn run(app: Arc<App>, address: String, channels: Channels) {
     }
 }
 
-async fn subscribe(app: &Arc<App>, address: &str, channels: &Channels, backoff: &mut Duration) -> Result<()> {
+async fn subscribe(
+    app: &Arc<App>,
+    address: &str,
+    channels: &Channels,
+    backoff: &mut Duration,
+) -> Result<()> {
     let client = redis::Client::open(address)?;
     let mut pubsub = client.get_async_pubsub().await?;
     for channel in channels.keys() {
@@ -62,14 +90,19 @@ async fn subscribe(app: &Arc<App>, address: &str, channels: &Channels, backoff: 
     *backoff = Duration::from_millis(100);
     eprintln!("Active Channels on {}:", redact(address));
     for (channel, components) in channels {
-        eprintln!("\t{}/{channel}: [{}]", redact(address), components.join(","));
+        eprintln!(
+            "\t{}/{channel}: [{}]",
+            redact(address),
+            components.join(",")
+        );
     }
     let mut messages = pubsub.on_message();
     while let Some(msg) = messages.next().await {
         let channel = msg.get_channel_name().to_string();
         let payload = msg.get_payload_bytes().to_vec();
         for id in channels.get(&channel).into_iter().flatten() {
-            let (app, id, channel, payload) = (app.clone(), id.clone(), channel.clone(), payload.clone());
+            let (app, id, channel, payload) =
+                (app.clone(), id.clone(), channel.clone(), payload.clone());
             tokio::spawn(async move {
                 if let Some(component) = app.components.get(&id) {
                     deliver(&app, component, &channel, payload).await;
@@ -96,12 +129,18 @@ async fn deliver(app: &App, component: &Loaded, channel: &str, payload: Vec<u8>)
 }
 
 async fn call(app: &App, component: &Loaded, payload: Vec<u8>) -> Result<()> {
-    let pre = component.redis.clone().context("component has no Redis handler")?;
+    let pre = component
+        .redis
+        .clone()
+        .context("component has no Redis handler")?;
     let mut store = component.store(&app.engine);
     let trigger = pre.instantiate_async(&mut store).await?;
     let result = store
         .run_concurrent(async move |acc| {
-            let r = trigger.spin_redis_inbound_redis().call_handle_message(acc, payload).await?;
+            let r = trigger
+                .spin_redis_inbound_redis()
+                .call_handle_message(acc, payload)
+                .await?;
             std::future::poll_fn(|cx| acc.poll_no_interesting_tasks(cx)).await;
             wasmtime::error::Ok(r)
         })

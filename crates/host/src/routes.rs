@@ -74,9 +74,19 @@ impl Route {
         const END: u8 = 1;
         const PARAM: u8 = 2;
         const EXACT: u8 = 3;
-        let trimmed = if path.len() > 1 { path.trim_end_matches('/') } else { path };
-        let parts: Vec<&str> = trimmed.split('/').skip(1).filter(|s| !s.is_empty()).collect();
-        if parts.len() < self.segments.len() || (!self.wildcard && parts.len() != self.segments.len()) {
+        let trimmed = if path.len() > 1 {
+            path.trim_end_matches('/')
+        } else {
+            path
+        };
+        let parts: Vec<&str> = trimmed
+            .split('/')
+            .skip(1)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if parts.len() < self.segments.len()
+            || (!self.wildcard && parts.len() != self.segments.len())
+        {
             return None;
         }
         let mut key = Vec::with_capacity(self.segments.len() + 1);
@@ -94,7 +104,10 @@ impl Route {
         let path_info = if self.wildcard {
             key.push(WILD);
             // Everything after the matched prefix, keeping a trailing slash (Spin's behaviour).
-            let consumed: usize = parts[..self.segments.len()].iter().map(|p| p.len() + 1).sum();
+            let consumed: usize = parts[..self.segments.len()]
+                .iter()
+                .map(|p| p.len() + 1)
+                .sum();
             path.get(consumed..).unwrap_or("").to_string()
         } else {
             key.push(END);
@@ -152,11 +165,7 @@ impl Router {
 
 /// The `spin-*` headers Spin adds to every request it passes to a component
 /// (Spin's crates/trigger-http/src/headers.rs, `compute_default_headers`).
-pub fn spin_headers(
-    m: &RouteMatch,
-    full_url: &str,
-    client: SocketAddr,
-) -> Vec<(String, String)> {
+pub fn spin_headers(m: &RouteMatch, full_url: &str, client: SocketAddr) -> Vec<(String, String)> {
     let component_route = m.raw.strip_suffix("/...").unwrap_or(&m.raw).to_string();
     let mut headers = vec![
         ("spin-full-url".to_string(), full_url.to_string()),
@@ -242,7 +251,10 @@ mod tests {
         let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let h = spin_headers(&m, "http://localhost:3000/api/documents/abc?x=1", client);
         let get = |n: &str| h.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
-        assert_eq!(get("spin-full-url"), Some("http://localhost:3000/api/documents/abc?x=1"));
+        assert_eq!(
+            get("spin-full-url"),
+            Some("http://localhost:3000/api/documents/abc?x=1")
+        );
         assert_eq!(get("spin-path-info"), Some("/abc"));
         assert_eq!(get("spin-matched-route"), Some("/api/documents/..."));
         assert_eq!(get("spin-component-route"), Some("/api/documents"));

@@ -154,13 +154,26 @@ pub struct App {
 
 impl App {
     /// Compile and pre-instantiate every component the triggers use.
-    pub fn load(manifest: Manifest, state: StateDir, env: &dyn Fn(&str) -> Option<String>) -> Result<App> {
+    pub fn load(
+        manifest: Manifest,
+        state: StateDir,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<App> {
         let variables = Resolved::resolve(&manifest, env)?;
         let engine = engine()?;
         let linker = linker(&engine)?;
-        let key_value = Arc::new(Mutex::new(state.open_key_value().context("opening the key-value store")?));
+        let key_value = Arc::new(Mutex::new(
+            state
+                .open_key_value()
+                .context("opening the key-value store")?,
+        ));
         let http_ids: Vec<&String> = manifest.trigger.http.iter().map(|t| &t.component).collect();
-        let redis_ids: Vec<&String> = manifest.trigger.redis.iter().map(|t| &t.component).collect();
+        let redis_ids: Vec<&String> = manifest
+            .trigger
+            .redis
+            .iter()
+            .map(|t| &t.component)
+            .collect();
         let mut components = HashMap::new();
         for (id, c) in &manifest.component {
             let (is_http, is_redis) = (http_ids.contains(&id), redis_ids.contains(&id));
@@ -186,26 +199,52 @@ impl App {
                 key_value: key_value.clone(),
             });
             let bytes = component_bytes(&manifest, id)?;
-            let component = wt(Component::new(&engine, &bytes), || format!("compiling component {id:?}"))?;
-            let pre = wt(linker.instantiate_pre(&component), || format!("linking component {id:?}"))?;
+            let component = wt(Component::new(&engine, &bytes), || {
+                format!("compiling component {id:?}")
+            })?;
+            let pre = wt(linker.instantiate_pre(&component), || {
+                format!("linking component {id:?}")
+            })?;
             let http = if is_http {
                 Some(wt(ServicePre::new(pre.clone()), || {
-                    format!("component {id:?} has an HTTP route but does not export wasi:http/handler@0.3.0")
+                    format!(
+                        "component {id:?} has an HTTP route but does not export wasi:http/handler@0.3.0"
+                    )
                 })?)
             } else {
                 None
             };
             let redis = if is_redis {
                 Some(wt(redis_trigger::RedisTriggerPre::new(pre), || {
-                    format!("component {id:?} has a Redis trigger but does not export spin:redis/inbound-redis@3.0.0")
+                    format!(
+                        "component {id:?} has a Redis trigger but does not export spin:redis/inbound-redis@3.0.0"
+                    )
                 })?)
             } else {
                 None
             };
-            let environment = c.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            components.insert(id.clone(), Loaded { id: id.clone(), caps, environment, http, redis });
+            let environment = c
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            components.insert(
+                id.clone(),
+                Loaded {
+                    id: id.clone(),
+                    caps,
+                    environment,
+                    http,
+                    redis,
+                },
+            );
         }
-        Ok(App { engine, components, manifest, variables })
+        Ok(App {
+            engine,
+            components,
+            manifest,
+            variables,
+        })
     }
 }
 
@@ -220,7 +259,10 @@ fn component_bytes(manifest: &Manifest, id: &str) -> Result<Vec<u8>> {
     let read = |source: &str| -> Result<Vec<u8>> {
         let path = manifest.path(source);
         std::fs::read(&path).with_context(|| {
-            format!("reading {} (build it first: `lode-host build`)", path.display())
+            format!(
+                "reading {} (build it first: `lode-host build`)",
+                path.display()
+            )
         })
     };
     let main = read(&c.source)?;
@@ -231,10 +273,13 @@ fn component_bytes(manifest: &Manifest, id: &str) -> Result<Vec<u8>> {
     for (name, dep) in &c.dependencies {
         let (bytes, export) = match dep {
             Dependency::Path { path, export } => (read(path)?, export.clone()),
-            Dependency::Component { component, export } => (read(&manifest.component[component].source)?, export.clone()),
+            Dependency::Component { component, export } => {
+                (read(&manifest.component[component].source)?, export.clone())
+            }
             Dependency::Other(_) => unreachable!("rejected by manifest validation"),
         };
         deps.insert(name.clone(), (bytes, export));
     }
-    crate::compose::compose(&main, &deps).with_context(|| format!("composing component {id:?} with its dependencies"))
+    crate::compose::compose(&main, &deps)
+        .with_context(|| format!("composing component {id:?} with its dependencies"))
 }

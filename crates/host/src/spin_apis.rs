@@ -99,7 +99,10 @@ pub struct SpinView<'a> {
     pub caps: &'a Capabilities,
 }
 
-fn get<T: Clone + 'static, D>(accessor: &Accessor<D, SpinHost>, handle: &Resource<T>) -> wasmtime::Result<T> {
+fn get<T: Clone + 'static, D>(
+    accessor: &Accessor<D, SpinHost>,
+    handle: &Resource<T>,
+) -> wasmtime::Result<T> {
     accessor.with(|mut a| Ok(a.get().table.get(handle)?.clone()))
 }
 
@@ -128,13 +131,18 @@ async fn kv_op<T: Send + 'static, D>(
     op: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<T> + Send + 'static,
 ) -> wasmtime::Result<Result<T, kv::Error>> {
     let s = get(accessor, handle)?;
-    tokio::task::spawn_blocking(move || op(&s.db.lock().expect("kv lock"), &s.label).map_err(kv_err))
-        .await
-        .map_err(blocking_err)
+    tokio::task::spawn_blocking(move || {
+        op(&s.db.lock().expect("kv lock"), &s.label).map_err(kv_err)
+    })
+    .await
+    .map_err(blocking_err)
 }
 
 impl<D> kv::HostStoreWithStore<D> for SpinHost {
-    async fn open(accessor: &Accessor<D, Self>, label: String) -> wasmtime::Result<Result<Resource<KvStore>, kv::Error>> {
+    async fn open(
+        accessor: &Accessor<D, Self>,
+        label: String,
+    ) -> wasmtime::Result<Result<Resource<KvStore>, kv::Error>> {
         accessor.with(|mut a| {
             let view = a.get();
             if !view.caps.key_value_stores.contains(&label) {
@@ -148,27 +156,56 @@ impl<D> kv::HostStoreWithStore<D> for SpinHost {
         })
     }
 
-    async fn get(accessor: &Accessor<D, Self>, s: Resource<KvStore>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, kv::Error>> {
-        kv_op(accessor, &s, move |c, label| stores::kv::get(c, label, &key)).await
+    async fn get(
+        accessor: &Accessor<D, Self>,
+        s: Resource<KvStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, kv::Error>> {
+        kv_op(accessor, &s, move |c, label| {
+            stores::kv::get(c, label, &key)
+        })
+        .await
     }
 
-    async fn set(accessor: &Accessor<D, Self>, s: Resource<KvStore>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), kv::Error>> {
-        kv_op(accessor, &s, move |c, label| stores::kv::set(c, label, &key, &value)).await
+    async fn set(
+        accessor: &Accessor<D, Self>,
+        s: Resource<KvStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), kv::Error>> {
+        kv_op(accessor, &s, move |c, label| {
+            stores::kv::set(c, label, &key, &value)
+        })
+        .await
     }
 
-    async fn delete(accessor: &Accessor<D, Self>, s: Resource<KvStore>, key: String) -> wasmtime::Result<Result<(), kv::Error>> {
-        kv_op(accessor, &s, move |c, label| stores::kv::delete(c, label, &key)).await
+    async fn delete(
+        accessor: &Accessor<D, Self>,
+        s: Resource<KvStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), kv::Error>> {
+        kv_op(accessor, &s, move |c, label| {
+            stores::kv::delete(c, label, &key)
+        })
+        .await
     }
 
-    async fn exists(accessor: &Accessor<D, Self>, s: Resource<KvStore>, key: String) -> wasmtime::Result<Result<bool, kv::Error>> {
-        kv_op(accessor, &s, move |c, label| stores::kv::exists(c, label, &key)).await
+    async fn exists(
+        accessor: &Accessor<D, Self>,
+        s: Resource<KvStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, kv::Error>> {
+        kv_op(accessor, &s, move |c, label| {
+            stores::kv::exists(c, label, &key)
+        })
+        .await
     }
 
     async fn get_keys(
         accessor: &Accessor<D, Self>,
         s: Resource<KvStore>,
     ) -> wasmtime::Result<(StreamReader<String>, FutureReader<Result<(), kv::Error>>)> {
-        let (keys, status) = match kv_op(accessor, &s, |c, label| stores::kv::keys(c, label)).await? {
+        let (keys, status) = match kv_op(accessor, &s, stores::kv::keys).await? {
             Ok(keys) => (keys, Ok(())),
             Err(e) => (Vec::new(), Err(e)),
         };
@@ -208,9 +245,15 @@ fn from_store(v: stores::Value) -> sq::Value {
     }
 }
 
-fn run_query(c: &SqliteConn, statement: &str, params: Vec<sq::Value>) -> Result<(Vec<String>, Vec<sq::RowResult>), sq::Error> {
+fn run_query(
+    c: &SqliteConn,
+    statement: &str,
+    params: Vec<sq::Value>,
+) -> Result<(Vec<String>, Vec<sq::RowResult>), sq::Error> {
     let conn = c.0.lock().expect("sqlite lock");
-    let (columns, rows) = stores::execute(&conn, statement, params.into_iter().map(to_store).collect()).map_err(sq_err)?;
+    let (columns, rows) =
+        stores::execute(&conn, statement, params.into_iter().map(to_store).collect())
+            .map_err(sq_err)?;
     let rows = rows
         .into_iter()
         .map(|values| sq::RowResult {
@@ -221,7 +264,10 @@ fn run_query(c: &SqliteConn, statement: &str, params: Vec<sq::Value>) -> Result<
 }
 
 impl sq::HostConnection for SpinView<'_> {
-    fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<SqliteConn>, sq::Error>> {
+    fn open(
+        &mut self,
+        database: String,
+    ) -> wasmtime::Result<Result<Resource<SqliteConn>, sq::Error>> {
         // Checked first, as in Spin: an undeclared label is access-denied whether or not it exists.
         if !self.caps.sqlite_databases.contains(&database) {
             return Ok(Err(sq::Error::AccessDenied));
@@ -233,16 +279,30 @@ impl sq::HostConnection for SpinView<'_> {
             Ok(c) => c,
             Err(e) => return Ok(Err(sq::Error::Io(e.to_string()))),
         };
-        Ok(Ok(self.table.push(SqliteConn(Arc::new(Mutex::new(conn))))?))
+        Ok(Ok(self
+            .table
+            .push(SqliteConn(Arc::new(Mutex::new(conn))))?))
     }
 
-    fn execute(&mut self, c: Resource<SqliteConn>, statement: String, parameters: Vec<sq::Value>) -> wasmtime::Result<Result<sq::QueryResult, sq::Error>> {
+    fn execute(
+        &mut self,
+        c: Resource<SqliteConn>,
+        statement: String,
+        parameters: Vec<sq::Value>,
+    ) -> wasmtime::Result<Result<sq::QueryResult, sq::Error>> {
         let conn = self.table.get(&c)?.clone();
-        Ok(run_query(&conn, &statement, parameters).map(|(columns, rows)| sq::QueryResult { columns, rows }))
+        Ok(run_query(&conn, &statement, parameters)
+            .map(|(columns, rows)| sq::QueryResult { columns, rows }))
     }
 
     fn last_insert_rowid(&mut self, c: Resource<SqliteConn>) -> wasmtime::Result<i64> {
-        Ok(self.table.get(&c)?.0.lock().expect("sqlite lock").last_insert_rowid())
+        Ok(self
+            .table
+            .get(&c)?
+            .0
+            .lock()
+            .expect("sqlite lock")
+            .last_insert_rowid())
     }
 
     fn changes(&mut self, c: Resource<SqliteConn>) -> wasmtime::Result<u64> {
@@ -256,7 +316,10 @@ impl sq::HostConnection for SpinView<'_> {
 }
 
 impl<D> sq::HostConnectionWithStore<D> for SpinHost {
-    async fn open_async(accessor: &Accessor<D, Self>, database: String) -> wasmtime::Result<Result<Resource<SqliteConn>, sq::Error>> {
+    async fn open_async(
+        accessor: &Accessor<D, Self>,
+        database: String,
+    ) -> wasmtime::Result<Result<Resource<SqliteConn>, sq::Error>> {
         accessor.with(|mut a| sq::HostConnection::open(&mut a.get(), database))
     }
 
@@ -266,7 +329,16 @@ impl<D> sq::HostConnectionWithStore<D> for SpinHost {
         c: Resource<SqliteConn>,
         statement: String,
         parameters: Vec<sq::Value>,
-    ) -> wasmtime::Result<Result<(Vec<String>, StreamReader<sq::RowResult>, FutureReader<Result<(), sq::Error>>), sq::Error>> {
+    ) -> wasmtime::Result<
+        Result<
+            (
+                Vec<String>,
+                StreamReader<sq::RowResult>,
+                FutureReader<Result<(), sq::Error>>,
+            ),
+            sq::Error,
+        >,
+    > {
         let conn = get(accessor, &c)?;
         let result = tokio::task::spawn_blocking(move || run_query(&conn, &statement, parameters))
             .await
@@ -277,16 +349,24 @@ impl<D> sq::HostConnectionWithStore<D> for SpinHost {
         };
         accessor.with(|mut a| {
             let rows = StreamReader::new(&mut a, rows)?;
-            let done = FutureReader::new(&mut a, async { wasmtime::error::Ok(Ok::<(), sq::Error>(())) })?;
+            let done = FutureReader::new(&mut a, async {
+                wasmtime::error::Ok(Ok::<(), sq::Error>(()))
+            })?;
             Ok(Ok((columns, rows, done)))
         })
     }
 
-    async fn last_insert_rowid_async(accessor: &Accessor<D, Self>, c: Resource<SqliteConn>) -> wasmtime::Result<i64> {
+    async fn last_insert_rowid_async(
+        accessor: &Accessor<D, Self>,
+        c: Resource<SqliteConn>,
+    ) -> wasmtime::Result<i64> {
         accessor.with(|mut a| sq::HostConnection::last_insert_rowid(&mut a.get(), c))
     }
 
-    async fn changes_async(accessor: &Accessor<D, Self>, c: Resource<SqliteConn>) -> wasmtime::Result<u64> {
+    async fn changes_async(
+        accessor: &Accessor<D, Self>,
+        c: Resource<SqliteConn>,
+    ) -> wasmtime::Result<u64> {
         accessor.with(|mut a| sq::HostConnection::changes(&mut a.get(), c))
     }
 }
@@ -296,7 +376,10 @@ impl<D> sq::HostConnectionWithStore<D> for SpinHost {
 impl vars::Host for SpinView<'_> {}
 
 impl<D> vars::HostWithStore<D> for SpinHost {
-    async fn get(accessor: &Accessor<D, Self>, name: String) -> wasmtime::Result<Result<String, vars::Error>> {
+    async fn get(
+        accessor: &Accessor<D, Self>,
+        name: String,
+    ) -> wasmtime::Result<Result<String, vars::Error>> {
         accessor.with(|mut a| {
             let view = a.get();
             Ok(match lookup(&view.caps.id, &view.caps.variables, &name) {
@@ -356,7 +439,10 @@ fn redis_results(v: redis::Value, out: &mut Vec<rd::RedisResult>) -> Result<(), 
 }
 
 impl<D> rd::HostConnectionWithStore<D> for SpinHost {
-    async fn open(accessor: &Accessor<D, Self>, address: String) -> wasmtime::Result<Result<Resource<RedisConn>, rd::Error>> {
+    async fn open(
+        accessor: &Accessor<D, Self>,
+        address: String,
+    ) -> wasmtime::Result<Result<Resource<RedisConn>, rd::Error>> {
         let allowed = accessor.with(|mut a| a.get().caps.allowed_hosts.allows_url(&address));
         if !allowed {
             eprintln!(
@@ -376,37 +462,77 @@ impl<D> rd::HostConnectionWithStore<D> for SpinHost {
         accessor.with(|mut a| Ok(Ok(a.get().table.push(RedisConn(conn))?)))
     }
 
-    async fn publish(accessor: &Accessor<D, Self>, c: Resource<RedisConn>, channel: String, payload: Vec<u8>) -> wasmtime::Result<Result<(), rd::Error>> {
-        redis_query::<i64, D>(accessor, &c, redis::cmd("PUBLISH").arg(channel).arg(payload))
-            .await
-            .map(|r| r.map(drop))
+    async fn publish(
+        accessor: &Accessor<D, Self>,
+        c: Resource<RedisConn>,
+        channel: String,
+        payload: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), rd::Error>> {
+        redis_query::<i64, D>(
+            accessor,
+            &c,
+            redis::cmd("PUBLISH").arg(channel).arg(payload),
+        )
+        .await
+        .map(|r| r.map(drop))
     }
 
-    async fn get(accessor: &Accessor<D, Self>, c: Resource<RedisConn>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, rd::Error>> {
+    async fn get(
+        accessor: &Accessor<D, Self>,
+        c: Resource<RedisConn>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, rd::Error>> {
         redis_query(accessor, &c, redis::cmd("GET").arg(key)).await
     }
 
-    async fn set(accessor: &Accessor<D, Self>, c: Resource<RedisConn>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), rd::Error>> {
+    async fn set(
+        accessor: &Accessor<D, Self>,
+        c: Resource<RedisConn>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), rd::Error>> {
         redis_query::<(), D>(accessor, &c, redis::cmd("SET").arg(key).arg(value)).await
     }
 
-    async fn incr(accessor: &Accessor<D, Self>, c: Resource<RedisConn>, key: String) -> wasmtime::Result<Result<i64, rd::Error>> {
+    async fn incr(
+        accessor: &Accessor<D, Self>,
+        c: Resource<RedisConn>,
+        key: String,
+    ) -> wasmtime::Result<Result<i64, rd::Error>> {
         redis_query(accessor, &c, redis::cmd("INCR").arg(key)).await
     }
 
-    async fn del(accessor: &Accessor<D, Self>, c: Resource<RedisConn>, keys: Vec<String>) -> wasmtime::Result<Result<u32, rd::Error>> {
+    async fn del(
+        accessor: &Accessor<D, Self>,
+        c: Resource<RedisConn>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, rd::Error>> {
         redis_query(accessor, &c, redis::cmd("DEL").arg(keys)).await
     }
 
-    async fn sadd(accessor: &Accessor<D, Self>, c: Resource<RedisConn>, key: String, values: Vec<String>) -> wasmtime::Result<Result<u32, rd::Error>> {
+    async fn sadd(
+        accessor: &Accessor<D, Self>,
+        c: Resource<RedisConn>,
+        key: String,
+        values: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, rd::Error>> {
         redis_query(accessor, &c, redis::cmd("SADD").arg(key).arg(values)).await
     }
 
-    async fn smembers(accessor: &Accessor<D, Self>, c: Resource<RedisConn>, key: String) -> wasmtime::Result<Result<Vec<String>, rd::Error>> {
+    async fn smembers(
+        accessor: &Accessor<D, Self>,
+        c: Resource<RedisConn>,
+        key: String,
+    ) -> wasmtime::Result<Result<Vec<String>, rd::Error>> {
         redis_query(accessor, &c, redis::cmd("SMEMBERS").arg(key)).await
     }
 
-    async fn srem(accessor: &Accessor<D, Self>, c: Resource<RedisConn>, key: String, values: Vec<String>) -> wasmtime::Result<Result<u32, rd::Error>> {
+    async fn srem(
+        accessor: &Accessor<D, Self>,
+        c: Resource<RedisConn>,
+        key: String,
+        values: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, rd::Error>> {
         redis_query(accessor, &c, redis::cmd("SREM").arg(key).arg(values)).await
     }
 

@@ -74,7 +74,11 @@ pub enum Value {
 pub type QueryOutput = (Vec<String>, Vec<Vec<Value>>);
 
 /// Run one statement with positional parameters, returning all rows.
-pub fn execute(conn: &rusqlite::Connection, statement: &str, params: Vec<Value>) -> rusqlite::Result<QueryOutput> {
+pub fn execute(
+    conn: &rusqlite::Connection,
+    statement: &str,
+    params: Vec<Value>,
+) -> rusqlite::Result<QueryOutput> {
     let mut stmt = conn.prepare_cached(statement)?;
     let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
     let params = rusqlite::params_from_iter(params.into_iter().map(|v| match v {
@@ -127,8 +131,11 @@ pub mod kv {
 
     /// Delete; absent keys are not an error.
     pub fn delete(c: &Connection, store: &str, key: &str) -> rusqlite::Result<()> {
-        c.execute("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2", params![store, key])
-            .map(drop)
+        c.execute(
+            "DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2",
+            params![store, key],
+        )
+        .map(drop)
     }
 
     /// Whether `key` exists.
@@ -148,7 +155,11 @@ mod tests {
     use super::*;
 
     fn temp_state() -> StateDir {
-        let dir = std::env::temp_dir().join(format!("lode-host-stores-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let dir = std::env::temp_dir().join(format!(
+            "lode-host-stores-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         StateDir::create(&dir).unwrap()
     }
 
@@ -156,9 +167,24 @@ mod tests {
     fn sqlite_has_fts5_and_round_trips_values() {
         let state = temp_state();
         let c = state.open_sqlite().unwrap();
-        execute(&c, "CREATE VIRTUAL TABLE IF NOT EXISTS t USING fts5(x)", vec![]).unwrap();
-        execute(&c, "INSERT INTO t (x) VALUES (?)", vec![Value::Text("hello world".into())]).unwrap();
-        let (cols, rows) = execute(&c, "SELECT x, 1, 2.5, NULL, x'00ff' FROM t WHERE t MATCH 'hello'", vec![]).unwrap();
+        execute(
+            &c,
+            "CREATE VIRTUAL TABLE IF NOT EXISTS t USING fts5(x)",
+            vec![],
+        )
+        .unwrap();
+        execute(
+            &c,
+            "INSERT INTO t (x) VALUES (?)",
+            vec![Value::Text("hello world".into())],
+        )
+        .unwrap();
+        let (cols, rows) = execute(
+            &c,
+            "SELECT x, 1, 2.5, NULL, x'00ff' FROM t WHERE t MATCH 'hello'",
+            vec![],
+        )
+        .unwrap();
         assert_eq!(cols.len(), 5);
         assert_eq!(
             rows,
@@ -179,7 +205,10 @@ mod tests {
         kv::set(&c, "default", "k", b"1").unwrap();
         kv::set(&c, "default", "k", b"2").unwrap();
         kv::set(&c, "other", "k", b"x").unwrap();
-        assert_eq!(kv::get(&c, "default", "k").unwrap().as_deref(), Some(&b"2"[..]));
+        assert_eq!(
+            kv::get(&c, "default", "k").unwrap().as_deref(),
+            Some(&b"2"[..])
+        );
         assert_eq!(kv::keys(&c, "default").unwrap(), vec!["k"]);
         kv::delete(&c, "default", "k").unwrap();
         kv::delete(&c, "default", "k").unwrap();

@@ -16,12 +16,19 @@ use crate::manifest::Manifest;
 /// Spin's variable-name rule: lowercase letters, digits and single underscores,
 /// starting with a letter and ending with a letter or digit.
 pub fn validate_name(name: &str) -> Result<()> {
-    let Some(first) = name.chars().next() else { bail!("variable names must not be empty") };
+    let Some(first) = name.chars().next() else {
+        bail!("variable names must not be empty")
+    };
     if !first.is_ascii_lowercase() {
         bail!("must start with a lowercase ASCII letter");
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')) {
-        bail!("invalid character {c:?}. Variable names may contain only lower-case letters, numbers, and underscores.");
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
+    {
+        bail!(
+            "invalid character {c:?}. Variable names may contain only lower-case letters, numbers, and underscores."
+        );
     }
     if name.ends_with('_') {
         bail!("must end with a lowercase ASCII letter or digit");
@@ -39,7 +46,9 @@ pub fn expand(template: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else { bail!("unterminated '{{{{' in {template:?}") };
+        let Some(end) = after.find("}}") else {
+            bail!("unterminated '{{{{' in {template:?}")
+        };
         let name = after[..end].trim();
         match lookup(name) {
             Some(v) => out.push_str(&v),
@@ -141,7 +150,10 @@ mod tests {
     #[test]
     fn templates() {
         let vars = |n: &str| (n == "host").then(|| "example.com".to_string());
-        assert_eq!(expand("https://{{ host }}/v1", &vars).unwrap(), "https://example.com/v1");
+        assert_eq!(
+            expand("https://{{ host }}/v1", &vars).unwrap(),
+            "https://example.com/v1"
+        );
         assert_eq!(expand("plain", &vars).unwrap(), "plain");
         assert!(expand("{{ nope }}", &vars).is_err());
         assert!(expand("{{ host", &vars).is_err());
@@ -170,6 +182,9 @@ key = "k={{ key }}"
         assert!(matches!(lookup("a", &a, "limit"), Lookup::Found(v) if v == "10"));
         assert!(matches!(lookup("a", &a, "other"), Lookup::Undefined(_)));
         assert!(matches!(lookup("a", &a, "Bad"), Lookup::InvalidName(_)));
-        assert!(Resolved::resolve(&m, &|_| None).is_err(), "required variable missing");
+        assert!(
+            Resolved::resolve(&m, &|_| None).is_err(),
+            "required variable missing"
+        );
     }
 }

@@ -105,7 +105,8 @@ impl DocumentInput {
 fn valid_metadata_key(k: &str) -> bool {
     !k.is_empty()
         && k.len() <= 64
-        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A document as the API shows it.
@@ -185,7 +186,9 @@ impl ListQuery {
             }
         }
         if q.metadata.len() > MAX_FILTERS {
-            return Err(ApiError::invalid(format!("at most {MAX_FILTERS} metadata filters")));
+            return Err(ApiError::invalid(format!(
+                "at most {MAX_FILTERS} metadata filters"
+            )));
         }
         q.limit = query::limit(limit.as_deref(), 20, 100)?;
         Ok(q)
@@ -221,7 +224,10 @@ impl<'a, S: Sql> Documents<'a, S> {
         let input = input.validate()?;
         let id = new_id("doc");
         let now = now_ms();
-        let (hash, size) = (sha256_hex(input.content.as_bytes()), input.content.len() as i64);
+        let (hash, size) = (
+            sha256_hex(input.content.as_bytes()),
+            input.content.len() as i64,
+        );
         transaction(self.sql, async {
             self.sql
                 .execute(
@@ -283,7 +289,11 @@ impl<'a, S: Sql> Documents<'a, S> {
     }
 
     /// A given version (or the current one) of a live document, with content.
-    pub async fn get_version(&self, id: &str, version: Option<i64>) -> Result<Option<Document>, ApiError> {
+    pub async fn get_version(
+        &self,
+        id: &str,
+        version: Option<i64>,
+    ) -> Result<Option<Document>, ApiError> {
         let statement = format!(
             "SELECT {COLUMNS}, v.content FROM documents d \
              JOIN document_versions v ON v.document_id = d.id AND v.tenant = d.tenant \
@@ -292,9 +302,15 @@ impl<'a, S: Sql> Documents<'a, S> {
         );
         let rows = self
             .sql
-            .query(&statement, vec![self.tenant.as_str().into(), id.into(), version.into()])
+            .query(
+                &statement,
+                vec![self.tenant.as_str().into(), id.into(), version.into()],
+            )
             .await?;
-        rows.first().map(|r| document(r, true)).transpose().map_err(Into::into)
+        rows.first()
+            .map(|r| document(r, true))
+            .transpose()
+            .map_err(Into::into)
     }
 
     /// A page of live documents, oldest first, without content.
@@ -308,14 +324,23 @@ impl<'a, S: Sql> Documents<'a, S> {
         let mut params: Vec<Value> = vec![self.tenant.as_str().into()];
         if let Some(c) = &q.cursor {
             statement.push_str(" AND (d.created_at > ? OR (d.created_at = ? AND d.id > ?))");
-            params.extend([c.created_at.into(), c.created_at.into(), c.id.clone().into()]);
+            params.extend([
+                c.created_at.into(),
+                c.created_at.into(),
+                c.id.clone().into(),
+            ]);
         }
         for (key, value) in &q.metadata {
             // `->>` yields the SQL value (strings match), `->` its JSON text
             // (numbers and booleans match as written in the query string).
             statement.push_str(" AND (v.metadata ->> ? = ? OR v.metadata -> ? = ?)");
             let path = format!("$.\"{key}\"");
-            params.extend([path.clone().into(), value.clone().into(), path.into(), value.clone().into()]);
+            params.extend([
+                path.clone().into(),
+                value.clone().into(),
+                path.into(),
+                value.clone().into(),
+            ]);
         }
         statement.push_str(" ORDER BY d.created_at, d.id LIMIT ?");
         params.push((q.limit as i64 + 1).into());
@@ -340,7 +365,11 @@ impl<'a, S: Sql> Documents<'a, S> {
     }
 
     /// Write a new version; the old ones stay readable. `None` if there is no such live document.
-    pub async fn update(&self, id: &str, input: DocumentInput) -> Result<Option<Document>, ApiError> {
+    pub async fn update(
+        &self,
+        id: &str,
+        input: DocumentInput,
+    ) -> Result<Option<Document>, ApiError> {
         let input = input.validate()?;
         let now = now_ms();
         let hash = sha256_hex(input.content.as_bytes());
@@ -363,8 +392,11 @@ impl<'a, S: Sql> Documents<'a, S> {
                     ],
                 )
                 .await?;
-            let Some(row) = rows.first() else { return Ok(false) };
-            self.insert_version(id, row.int(0)?, &input, &hash, now).await?;
+            let Some(row) = rows.first() else {
+                return Ok(false);
+            };
+            self.insert_version(id, row.int(0)?, &input, &hash, now)
+                .await?;
             Ok(true)
         })
         .await?;
@@ -388,7 +420,10 @@ impl<'a, S: Sql> Documents<'a, S> {
         if rows.is_empty() {
             return Ok(None);
         }
-        let versions = rows.iter().map(version_info).collect::<Result<Vec<_>, _>>()?;
+        let versions = rows
+            .iter()
+            .map(version_info)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(versions))
     }
 
@@ -420,7 +455,11 @@ fn document(row: &Row, with_content: bool) -> Result<Document, StoreError> {
         size_bytes: row.int(6)?,
         created_at: rfc3339(created_ms),
         updated_at: rfc3339(row.int(8)?),
-        content: if with_content { Some(row.text(9)?) } else { None },
+        content: if with_content {
+            Some(row.text(9)?)
+        } else {
+            None
+        },
         created_ms,
     })
 }

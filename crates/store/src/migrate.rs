@@ -20,12 +20,11 @@ pub struct Migration {
 }
 
 /// Lode's schema, oldest first. Never edit a released migration; add a new one.
-pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "documents and api keys",
-        statements: &[
-            "CREATE TABLE documents (
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "documents and api keys",
+    statements: &[
+        "CREATE TABLE documents (
                 id TEXT PRIMARY KEY,
                 tenant TEXT NOT NULL,
                 title TEXT NOT NULL,
@@ -38,8 +37,8 @@ pub const MIGRATIONS: &[Migration] = &[
                 updated_at INTEGER NOT NULL,
                 deleted_at INTEGER
             )",
-            "CREATE INDEX documents_by_tenant ON documents (tenant, created_at, id)",
-            "CREATE TABLE document_versions (
+        "CREATE INDEX documents_by_tenant ON documents (tenant, created_at, id)",
+        "CREATE TABLE document_versions (
                 document_id TEXT NOT NULL REFERENCES documents (id),
                 tenant TEXT NOT NULL,
                 version INTEGER NOT NULL,
@@ -52,8 +51,8 @@ pub const MIGRATIONS: &[Migration] = &[
                 created_at INTEGER NOT NULL,
                 PRIMARY KEY (document_id, version)
             )",
-            "CREATE INDEX document_versions_by_hash ON document_versions (tenant, content_sha256)",
-            "CREATE TABLE api_keys (
+        "CREATE INDEX document_versions_by_hash ON document_versions (tenant, content_sha256)",
+        "CREATE TABLE api_keys (
                 id TEXT PRIMARY KEY,
                 tenant TEXT NOT NULL,
                 name TEXT NOT NULL,
@@ -62,10 +61,9 @@ pub const MIGRATIONS: &[Migration] = &[
                 created_at INTEGER NOT NULL,
                 revoked_at INTEGER
             )",
-            "CREATE INDEX api_keys_by_tenant ON api_keys (tenant, created_at, id)",
-        ],
-    },
-];
+        "CREATE INDEX api_keys_by_tenant ON api_keys (tenant, created_at, id)",
+    ],
+}];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,
@@ -75,7 +73,10 @@ const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 
 async fn current_version<S: Sql>(sql: &S) -> Result<i64, StoreError> {
     let rows = sql
-        .query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", vec![])
+        .query(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            vec![],
+        )
         .await?;
     rows.first().map(|r| r.int(0)).unwrap_or(Ok(0))
 }
@@ -86,7 +87,10 @@ pub async fn migrate<S: Sql>(sql: &S) -> Result<Vec<i64>, StoreError> {
 }
 
 /// [`migrate`] with an explicit list (tests use their own lists).
-pub async fn migrate_with<S: Sql>(sql: &S, migrations: &[Migration]) -> Result<Vec<i64>, StoreError> {
+pub async fn migrate_with<S: Sql>(
+    sql: &S,
+    migrations: &[Migration],
+) -> Result<Vec<i64>, StoreError> {
     sql.execute(CREATE_LEDGER, vec![]).await?;
     let latest = migrations.last().map_or(0, |m| m.version);
     if current_version(sql).await? >= latest {

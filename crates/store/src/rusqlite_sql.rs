@@ -56,7 +56,9 @@ impl Sql for RusqliteSql {
         let mut rows = stmt.query(params).map_err(db_err)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(db_err)? {
-            out.push(Row((0..n).map(|i| from_sql(row.get_ref_unwrap(i))).collect()));
+            out.push(Row((0..n)
+                .map(|i| from_sql(row.get_ref_unwrap(i)))
+                .collect()));
         }
         Ok(out)
     }

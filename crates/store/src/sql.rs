@@ -49,7 +49,9 @@ impl Row {
     pub fn text(&self, i: usize) -> Result<String, StoreError> {
         match self.0.get(i) {
             Some(Value::Text(s)) => Ok(s.clone()),
-            other => Err(StoreError::Decode(format!("column {i}: expected text, got {other:?}"))),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected text, got {other:?}"
+            ))),
         }
     }
 
@@ -65,7 +67,9 @@ impl Row {
     pub fn int(&self, i: usize) -> Result<i64, StoreError> {
         match self.0.get(i) {
             Some(Value::Integer(n)) => Ok(*n),
-            other => Err(StoreError::Decode(format!("column {i}: expected integer, got {other:?}"))),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected integer, got {other:?}"
+            ))),
         }
     }
 

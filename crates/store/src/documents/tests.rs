@@ -11,7 +11,11 @@ fn input(title: &str, content: &str, metadata: Json) -> DocumentInput {
 fn setup() -> (RusqliteSql, Tenant, Tenant) {
     let db = RusqliteSql::memory();
     RusqliteSql::block_on(migrate(&db)).unwrap();
-    (db, Tenant::parse("acme").unwrap(), Tenant::parse("globex").unwrap())
+    (
+        db,
+        Tenant::parse("acme").unwrap(),
+        Tenant::parse("globex").unwrap(),
+    )
 }
 
 #[test]
@@ -19,17 +23,27 @@ fn create_get_update_versions_delete() {
     let (db, acme, _) = setup();
     let docs = Documents::new(&db, &acme);
     RusqliteSql::block_on(async {
-        let d = docs.create(input("One", "# Hello", json!({"k": "v"}))).await.unwrap();
+        let d = docs
+            .create(input("One", "# Hello", json!({"k": "v"})))
+            .await
+            .unwrap();
         assert_eq!(d.version, 1);
         assert_eq!(d.content.as_deref(), Some("# Hello"));
         assert_eq!(d.content_sha256, sha256_hex(b"# Hello"));
 
-        let u = docs.update(&d.id, input("One v2", "# Hi", json!({}))).await.unwrap().unwrap();
+        let u = docs
+            .update(&d.id, input("One v2", "# Hi", json!({})))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((u.version, u.title.as_str()), (2, "One v2"));
         assert_eq!(u.created_at, d.created_at);
 
         let versions = docs.versions(&d.id).await.unwrap().unwrap();
-        assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
         let old = docs.get_version(&d.id, Some(1)).await.unwrap().unwrap();
         assert_eq!(old.content.as_deref(), Some("# Hello"));
         assert_eq!(old.metadata, json!({"k": "v"}));
@@ -37,8 +51,16 @@ fn create_get_update_versions_delete() {
         assert!(docs.delete(&d.id).await.unwrap());
         assert!(docs.get(&d.id).await.unwrap().is_none());
         assert!(docs.versions(&d.id).await.unwrap().is_none());
-        assert!(docs.update(&d.id, input("x", "y", json!({}))).await.unwrap().is_none());
-        assert!(!docs.delete(&d.id).await.unwrap(), "second delete finds nothing");
+        assert!(
+            docs.update(&d.id, input("x", "y", json!({})))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            !docs.delete(&d.id).await.unwrap(),
+            "second delete finds nothing"
+        );
     });
 }
 
@@ -46,15 +68,35 @@ fn create_get_update_versions_delete() {
 fn tenants_are_isolated() {
     let (db, acme, globex) = setup();
     RusqliteSql::block_on(async {
-        let d = Documents::new(&db, &acme).create(input("A", "a", json!({}))).await.unwrap();
+        let d = Documents::new(&db, &acme)
+            .create(input("A", "a", json!({})))
+            .await
+            .unwrap();
         let other = Documents::new(&db, &globex);
         assert!(other.get(&d.id).await.unwrap().is_none());
         assert!(other.versions(&d.id).await.unwrap().is_none());
-        assert!(other.update(&d.id, input("B", "b", json!({}))).await.unwrap().is_none());
+        assert!(
+            other
+                .update(&d.id, input("B", "b", json!({})))
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(!other.delete(&d.id).await.unwrap());
-        assert!(other.list(&ListQuery::parse("").unwrap()).await.unwrap().data.is_empty());
+        assert!(
+            other
+                .list(&ListQuery::parse("").unwrap())
+                .await
+                .unwrap()
+                .data
+                .is_empty()
+        );
         // And acme's document is untouched by globex's attempts.
-        let still = Documents::new(&db, &acme).get(&d.id).await.unwrap().unwrap();
+        let still = Documents::new(&db, &acme)
+            .get(&d.id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((still.version, still.title.as_str()), (1, "A"));
     });
 }
@@ -66,7 +108,12 @@ fn pagination_visits_every_document_once() {
     RusqliteSql::block_on(async {
         let mut ids = Vec::new();
         for i in 0..7 {
-            ids.push(docs.create(input(&format!("d{i}"), "x", json!({}))).await.unwrap().id);
+            ids.push(
+                docs.create(input(&format!("d{i}"), "x", json!({})))
+                    .await
+                    .unwrap()
+                    .id,
+            );
         }
         let mut seen = Vec::new();
         let mut query = "limit=3".to_string();
@@ -93,8 +140,16 @@ fn metadata_filters() {
     let (db, acme, _) = setup();
     let docs = Documents::new(&db, &acme);
     RusqliteSql::block_on(async {
-        docs.create(input("a", "x", json!({"author": "ann", "year": 2020, "draft": true}))).await.unwrap();
-        docs.create(input("b", "x", json!({"author": "bob", "year": 2021}))).await.unwrap();
+        docs.create(input(
+            "a",
+            "x",
+            json!({"author": "ann", "year": 2020, "draft": true}),
+        ))
+        .await
+        .unwrap();
+        docs.create(input("b", "x", json!({"author": "bob", "year": 2021})))
+            .await
+            .unwrap();
         for (q, want) in [
             ("metadata.author=ann", vec!["a"]),
             ("metadata.year=2021", vec!["b"]),
@@ -115,14 +170,31 @@ fn validation_errors() {
     let docs = Documents::new(&db, &acme);
     let status = |v: Json| {
         let input: DocumentInput = serde_json::from_value(v).unwrap();
-        RusqliteSql::block_on(docs.create(input)).map(|_| 201).unwrap_or_else(|e| e.status())
+        RusqliteSql::block_on(docs.create(input))
+            .map(|_| 201)
+            .unwrap_or_else(|e| e.status())
     };
     assert_eq!(status(json!({"title": " ", "content": "x"})), 422);
-    assert_eq!(status(json!({"title": "t".repeat(501), "content": "x"})), 422);
-    assert_eq!(status(json!({"title": "t", "content": "x", "content_type": "application/pdf"})), 415);
-    assert_eq!(status(json!({"title": "t", "content": "x", "metadata": [1]})), 422);
-    assert_eq!(status(json!({"title": "t", "content": "x", "metadata": {"bad key": 1}})), 422);
-    assert_eq!(status(json!({"title": "t", "content": "x", "content_type": "TEXT/PLAIN"})), 201);
+    assert_eq!(
+        status(json!({"title": "t".repeat(501), "content": "x"})),
+        422
+    );
+    assert_eq!(
+        status(json!({"title": "t", "content": "x", "content_type": "application/pdf"})),
+        415
+    );
+    assert_eq!(
+        status(json!({"title": "t", "content": "x", "metadata": [1]})),
+        422
+    );
+    assert_eq!(
+        status(json!({"title": "t", "content": "x", "metadata": {"bad key": 1}})),
+        422
+    );
+    assert_eq!(
+        status(json!({"title": "t", "content": "x", "content_type": "TEXT/PLAIN"})),
+        201
+    );
 }
 
 #[test]
@@ -130,5 +202,8 @@ fn list_query_errors() {
     assert_eq!(ListQuery::parse("limt=3").unwrap_err().status(), 400);
     assert_eq!(ListQuery::parse("limit=1000").unwrap_err().status(), 422);
     assert_eq!(ListQuery::parse("cursor=zzz").unwrap_err().status(), 400);
-    assert_eq!(ListQuery::parse("metadata.a%20b=1").unwrap_err().status(), 400);
+    assert_eq!(
+        ListQuery::parse("metadata.a%20b=1").unwrap_err().status(),
+        400
+    );
 }

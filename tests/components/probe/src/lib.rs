@@ -20,7 +20,9 @@ async fn handle(req: Request) -> impl IntoResponse {
     let body = match path.as_str() {
         p if p.starts_with("/probe/sqlite/") => match sqlite::Connection::open(&arg).await {
             Ok(c) => match c.execute("SELECT 1", []).await {
-                Ok(r) => json!({"ok": r.collect().await.map(|rows| rows.len()).map_err(|e| format!("{e:?}"))}),
+                Ok(r) => {
+                    json!({"ok": r.collect().await.map(|rows| rows.len()).map_err(|e| format!("{e:?}"))})
+                }
                 Err(e) => json!({"error": format!("{e:?}")}),
             },
             Err(e) => json!({"error": format!("{e:?}")}),

@@ -9,7 +9,9 @@ async fn on_message(message: Vec<u8>) -> anyhow::Result<()> {
     if text == "fail" {
         anyhow::bail!("asked to fail");
     }
-    let store = key_value::Store::open_default().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let store = key_value::Store::open_default()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     store
         .set(format!("redis:{text}"), text.as_bytes())
         .await
