@@ -26,3 +26,6 @@ fmt:
 lint:
 	cargo clippy --release --all-targets -- -D warnings
 	cargo clippy --release --target wasm32-wasip2 -p lode-health -p lode-documents -p lode-keys -p lode-test-probe -p lode-test-redis-sink -p lode-test-greeter -- -D warnings
+
+bench: build
+	bash scripts/bench.sh

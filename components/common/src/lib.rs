@@ -121,6 +121,8 @@ pub fn respond(result: Result<Reply, ApiError>) -> Response<Full<Bytes>> {
         }
         None => Bytes::new(),
     };
+    // An explicit length lets HTTP/1.0 clients and proxies keep connections alive.
+    builder = builder.header("content-length", body.len());
     builder
         .body(Full::new(body))
         .expect("static headers are valid")

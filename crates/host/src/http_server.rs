@@ -88,6 +88,9 @@ impl HttpTrigger {
                         Ok(a) => a,
                         Err(e) => { eprintln!("accept failed: {e}"); continue; }
                     };
+                    // Responses are written in several pieces (head, chunks); without
+                    // NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms on keep-alive connections.
+                    let _ = stream.set_nodelay(true);
                     let this = self.clone();
                     let service = service_fn(move |req| {
                         let this = this.clone();
