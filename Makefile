@@ -9,15 +9,19 @@ setup:
 host:
 	cargo build --release -p lode-host
 
-# Builds the components through the manifests, exactly as `spin build` would.
+# Builds the components through the manifest, exactly as `spin build` would.
 build: setup host
 	target/release/lode-host build
-	target/release/lode-host build --from tests/spin.toml
 
 up: build
 	bash scripts/up.sh $(ARGS)
 
-test: build
+# One cargo invocation builds the tests and lode-host with the same features
+# (building them separately would compile wasmtime twice), then the components.
+test: setup
+	cargo test --release --no-run
+	target/release/lode-host build
+	target/release/lode-host build --from tests/spin.toml
 	cargo test --release
 
 fmt:
@@ -25,7 +29,7 @@ fmt:
 
 lint:
 	cargo clippy --release --all-targets -- -D warnings
-	cargo clippy --release --target wasm32-wasip2 -p lode-health -p lode-documents -p lode-keys -p lode-test-probe -p lode-test-redis-sink -p lode-test-greeter -- -D warnings
+	cargo clippy --release --target wasm32-wasip2 -p lode-health -p lode-documents -p lode-keys -p lode-not-found -p lode-test-probe -p lode-test-redis-sink -p lode-test-greeter -- -D warnings
 
 bench: build
 	bash scripts/bench.sh

@@ -67,6 +67,7 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 /// A running `lode-host up`, killed on drop.
 pub struct Host {
     child: Child,
+    readers: Vec<std::thread::JoinHandle<()>>,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     /// Everything the host printed (stdout and stderr), line by line.
@@ -96,19 +97,21 @@ impl Host {
         }
         let mut child = cmd.spawn().expect("start lode-host");
         let output = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
         for stream in [
             Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
             Box::new(child.stderr.take().unwrap()),
         ] {
             let output = output.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     output.lock().unwrap().push(line);
                 }
-            });
+            }));
         }
         let mut host = Host {
             child,
+            readers,
             base: String::new(),
             output,
             state_dir,
@@ -189,13 +192,18 @@ impl Host {
         )
     }
 
-    /// Send SIGTERM and wait for the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    /// Send SIGTERM, wait for the exit status, and return it with the
+    /// complete output (the readers have seen end-of-file).
+    pub fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        wait_for("lode-host to exit", Duration::from_secs(30), || {
+        let status = wait_for("lode-host to exit", Duration::from_secs(30), || {
             self.child.try_wait().unwrap()
-        })
+        });
+        for reader in self.readers.drain(..) {
+            reader.join().unwrap();
+        }
+        (status, self.lines())
     }
 }
 

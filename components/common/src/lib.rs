@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use lode_api::{ApiError, BodyLimit};
+use lode_api::{ApiError, BodyLimit, Params, Pattern, match_route};
 use lode_auth::Principal;
 use lode_store::{Row, Sql, StoreError, Value};
 use spin_sdk::http::{Method, Request, Response};
@@ -150,14 +150,36 @@ pub async fn authenticate(sql: &SpinSql, req: &ApiRequest) -> Result<Principal, 
     lode_auth::authenticate(sql, req.header("authorization"), &admin_key).await
 }
 
+/// An authenticated `/api/*` request, routed to one of the component's patterns.
+pub struct ApiCall {
+    /// The request, body read.
+    pub req: ApiRequest,
+    /// The migrated default database.
+    pub sql: SpinSql,
+    /// Who is calling.
+    pub who: Principal,
+    /// Index of the matched pattern.
+    pub route: usize,
+    /// Its captures.
+    pub params: Params,
+}
+
 /// The shared preamble of every `/api/*` component: read the body, open and
-/// migrate the store, authenticate.
-pub async fn api_context(req: Request) -> Result<(ApiRequest, SpinSql, Principal), ApiError> {
+/// migrate the store, authenticate, then match `routes` (404 when none does).
+pub async fn api_call(req: Request, routes: &[Pattern]) -> Result<ApiCall, ApiError> {
     let req = read_request(req, body_limit().await?).await?;
     let sql = SpinSql::open("default").await?;
     lode_store::migrate(&sql).await?;
-    let principal = authenticate(&sql, &req).await?;
-    Ok((req, sql, principal))
+    let who = authenticate(&sql, &req).await?;
+    let (route, params) =
+        match_route(routes, &req.path).ok_or_else(|| ApiError::not_found("route"))?;
+    Ok(ApiCall {
+        req,
+        sql,
+        who,
+        route,
+        params,
+    })
 }
 
 /// [`lode_store::Sql`] over Spin's `spin:sqlite` host store.

@@ -2,9 +2,9 @@
 //!
 //! Routing and HTTP glue only; validation and storage live in `lode-store`.
 
-use lode_api::{ApiError, Pattern, match_route};
+use lode_api::{ApiError, Pattern};
 use lode_auth::{Action, Principal};
-use lode_common::{ApiRequest, Reply, SpinSql, api_context, body_limit, respond};
+use lode_common::{ApiCall, ApiRequest, Reply, SpinSql, api_call, body_limit, respond};
 use lode_store::{DocumentInput, Documents, ListQuery};
 use serde_json::json;
 use spin_sdk::http::{IntoResponse, Method, Request};
@@ -23,9 +23,13 @@ async fn handle(req: Request) -> impl IntoResponse {
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {
-    let (req, sql, who) = api_context(req).await?;
-    let (route, params) =
-        match_route(ROUTES, &req.path).ok_or_else(|| ApiError::not_found("route"))?;
+    let ApiCall {
+        req,
+        sql,
+        who,
+        route,
+        params,
+    } = api_call(req, ROUTES).await?;
     let docs = Documents::new(&sql, &who.tenant);
     let id = params.get("id");
     let m = &req.method;

@@ -1,8 +1,8 @@
 //! The API-key admin API: `POST/GET /api/keys`, `DELETE /api/keys/{id}` (admin role only).
 
-use lode_api::{ApiError, Pattern, match_route};
+use lode_api::{ApiError, Pattern};
 use lode_auth::{Action, CreateKey, Keys};
-use lode_common::{Reply, api_context, body_limit, respond};
+use lode_common::{ApiCall, Reply, api_call, body_limit, respond};
 use serde_json::json;
 use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::http_service;
@@ -15,9 +15,13 @@ async fn handle(req: Request) -> impl IntoResponse {
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {
-    let (req, sql, who) = api_context(req).await?;
-    let (route, params) =
-        match_route(ROUTES, &req.path).ok_or_else(|| ApiError::not_found("route"))?;
+    let ApiCall {
+        req,
+        sql,
+        who,
+        route,
+        params,
+    } = api_call(req, ROUTES).await?;
     who.require(Action::ManageKeys)?;
     let keys = Keys::new(&sql, &who);
     match (route, &req.method) {

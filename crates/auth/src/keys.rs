@@ -190,14 +190,19 @@ mod tests {
         }
     }
 
+    /// A migrated database's bootstrap admin principal.
+    async fn bootstrap(db: &RusqliteSql) -> Principal {
+        migrate(db).await.unwrap();
+        authenticate(db, Some(&format!("Bearer {ADMIN}")), ADMIN)
+            .await
+            .unwrap()
+    }
+
     #[test]
     fn lifecycle() {
         let db = RusqliteSql::memory();
         RusqliteSql::block_on(async {
-            migrate(&db).await.unwrap();
-            let root = authenticate(&db, Some(&format!("Bearer {ADMIN}")), ADMIN)
-                .await
-                .unwrap();
+            let root = bootstrap(&db).await;
             assert!(root.is_bootstrap());
             let keys = Keys::new(&db, &root);
             let k = keys.create(create("acme", Role::Editor)).await.unwrap();
@@ -226,10 +231,7 @@ mod tests {
     fn tenant_admins_stay_in_their_tenant() {
         let db = RusqliteSql::memory();
         RusqliteSql::block_on(async {
-            migrate(&db).await.unwrap();
-            let root = authenticate(&db, Some(&format!("Bearer {ADMIN}")), ADMIN)
-                .await
-                .unwrap();
+            let root = bootstrap(&db).await;
             let root_keys = Keys::new(&db, &root);
             let acme_admin = root_keys.create(create("acme", Role::Admin)).await.unwrap();
             let globex = root_keys

@@ -230,12 +230,13 @@ impl Manifest {
             .with_context(|| format!("reading manifest {}", path.display()))?;
         let mut m: Manifest = toml::from_str(&text)
             .with_context(|| format!("parsing manifest {}", path.display()))?;
-        m.dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default()
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        m.dir = parent
             .canonicalize()
-            .unwrap_or_else(|_| PathBuf::from("."));
+            .with_context(|| format!("resolving the directory of {}", path.display()))?;
         m.validate()?;
         Ok(m)
     }

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -76,8 +78,10 @@ impl Ctx {
     }
 }
 
-/// A wasmtime engine configured like Spin's: component model with async, pooling allocator.
-pub fn engine() -> Result<Engine> {
+/// A wasmtime engine configured like Spin's: component model with async,
+/// pooling allocator, and a compilation cache in `cache_dir` so a restart does
+/// not recompile unchanged components.
+pub fn engine(cache_dir: &std::path::Path) -> Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(MAX_INSTANCES)
         .total_core_instances(MAX_INSTANCES * 16)
@@ -93,6 +97,9 @@ pub fn engine() -> Result<Engine> {
     config.wasm_component_model(true);
     config.wasm_component_model_async(true);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let mut cache = CacheConfig::new();
+    cache.with_directory(cache_dir);
+    config.cache(Some(Cache::new(cache)?));
     Ok(Engine::new(&config)?)
 }
 
@@ -160,7 +167,7 @@ impl App {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<App> {
         let variables = Resolved::resolve(&manifest, env)?;
-        let engine = engine()?;
+        let engine = engine(&state.0.join("compile-cache"))?;
         let linker = linker(&engine)?;
         let key_value = Arc::new(Mutex::new(
             state

@@ -25,7 +25,7 @@ impl StateDir {
     /// Create the directory if needed.
     pub fn create(path: &Path) -> anyhow::Result<StateDir> {
         std::fs::create_dir_all(path)?;
-        Ok(StateDir(path.to_path_buf()))
+        Ok(StateDir(path.canonicalize()?))
     }
 
     /// Open the default SQLite database.

@@ -20,11 +20,12 @@ pub struct Migration {
 }
 
 /// Lode's schema, oldest first. Never edit a released migration; add a new one.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "documents and api keys",
-    statements: &[
-        "CREATE TABLE documents (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "documents and api keys",
+        statements: &[
+            "CREATE TABLE documents (
                 id TEXT PRIMARY KEY,
                 tenant TEXT NOT NULL,
                 title TEXT NOT NULL,
@@ -37,8 +38,8 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
                 updated_at INTEGER NOT NULL,
                 deleted_at INTEGER
             )",
-        "CREATE INDEX documents_by_tenant ON documents (tenant, created_at, id)",
-        "CREATE TABLE document_versions (
+            "CREATE INDEX documents_by_tenant ON documents (tenant, created_at, id)",
+            "CREATE TABLE document_versions (
                 document_id TEXT NOT NULL REFERENCES documents (id),
                 tenant TEXT NOT NULL,
                 version INTEGER NOT NULL,
@@ -51,8 +52,8 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
                 created_at INTEGER NOT NULL,
                 PRIMARY KEY (document_id, version)
             )",
-        "CREATE INDEX document_versions_by_hash ON document_versions (tenant, content_sha256)",
-        "CREATE TABLE api_keys (
+            "CREATE INDEX document_versions_by_hash ON document_versions (tenant, content_sha256)",
+            "CREATE TABLE api_keys (
                 id TEXT PRIMARY KEY,
                 tenant TEXT NOT NULL,
                 name TEXT NOT NULL,
@@ -61,9 +62,48 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
                 created_at INTEGER NOT NULL,
                 revoked_at INTEGER
             )",
-        "CREATE INDEX api_keys_by_tenant ON api_keys (tenant, created_at, id)",
-    ],
-}];
+            "CREATE INDEX api_keys_by_tenant ON api_keys (tenant, created_at, id)",
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "chunks, vectors and full-text index",
+        statements: &[
+            // `id` is also the FTS5 rowid, so full-text hits join back cheaply.
+            "CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            document_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            ordinal INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            heading_path TEXT NOT NULL,
+            page_start INTEGER,
+            page_end INTEGER,
+            char_start INTEGER NOT NULL,
+            char_end INTEGER NOT NULL,
+            token_count INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            UNIQUE (tenant, document_id, ordinal)
+        )",
+            // f32 little-endian vectors. `list_id` is reserved for an IVF
+            // (approximate) index: NULL means "not assigned", so adding one later
+            // needs no schema break.
+            "CREATE TABLE chunk_vectors (
+            chunk_id INTEGER PRIMARY KEY REFERENCES chunks (id),
+            tenant TEXT NOT NULL,
+            model TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            vector BLOB NOT NULL,
+            list_id INTEGER
+        )",
+            "CREATE INDEX chunk_vectors_by_tenant ON chunk_vectors (tenant, model, list_id)",
+            "CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            text, content = 'chunks', content_rowid = 'id', tokenize = 'porter unicode61'
+        )",
+        ],
+    },
+];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,
@@ -130,9 +170,9 @@ mod tests {
     fn applies_once_and_is_idempotent() {
         let db = RusqliteSql::memory();
         RusqliteSql::block_on(async {
-            assert_eq!(migrate(&db).await.unwrap(), vec![1]);
+            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2]);
             assert!(migrate(&db).await.unwrap().is_empty());
-            assert_eq!(current_version(&db).await.unwrap(), 1);
+            assert_eq!(current_version(&db).await.unwrap(), 2);
         });
     }
 
