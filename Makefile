@@ -16,13 +16,8 @@ build: setup host
 up: build
 	bash scripts/up.sh $(ARGS)
 
-# One cargo invocation builds the tests and lode-host with the same features
-# (building them separately would compile wasmtime twice), then the components.
 test: setup
-	cargo test --release --no-run
-	target/release/lode-host build
-	target/release/lode-host build --from tests/spin.toml
-	cargo test --release
+	bash scripts/test.sh
 
 fmt:
 	cargo fmt --all
