@@ -47,6 +47,9 @@ enum Command {
         /// Where the SQLite and key-value files live (default: `.spin` beside the manifest).
         #[arg(long)]
         state_dir: Option<PathBuf>,
+        /// Where the embedding model served as `all-minilm-l6-v2` lives (default: `models` beside the manifest).
+        #[arg(long, env = "LODE_MODEL_DIR")]
+        model_dir: Option<PathBuf>,
     },
 }
 
@@ -59,7 +62,8 @@ async fn main() -> Result<()> {
             listen,
             build,
             state_dir,
-        } => up(manifest, listen, build, state_dir).await,
+            model_dir,
+        } => up(manifest, listen, build, state_dir, model_dir).await,
     }
 }
 
@@ -68,6 +72,7 @@ async fn up(
     listen: SocketAddr,
     build: bool,
     state_dir: Option<PathBuf>,
+    model_dir: Option<PathBuf>,
 ) -> Result<()> {
     let started = Instant::now();
     let manifest = Manifest::load(&manifest)?;
@@ -84,7 +89,10 @@ async fn up(
         "Storing default key-value data to {:?}",
         state_dir.join(lode_host::stores::KEY_VALUE_FILE)
     );
-    let app = Arc::new(App::load(manifest, state, &|k| std::env::var(k).ok())?);
+    let model_dir = model_dir.unwrap_or_else(|| manifest.dir.join("models"));
+    let app = Arc::new(App::load(manifest, state, &model_dir, &|k| {
+        std::env::var(k).ok()
+    })?);
 
     for (address, channels) in redis_trigger::subscriptions(&app)? {
         tokio::spawn(redis_trigger::run(app.clone(), address, channels));

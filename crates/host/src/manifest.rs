@@ -145,6 +145,9 @@ pub struct Component {
     /// Key-value store labels the component may open.
     #[serde(default, alias = "key-value-stores")]
     pub key_value_stores: Vec<String>,
+    /// AI models (`fermyon:spin/llm`) the component may use.
+    #[serde(default)]
+    pub ai_models: Vec<String>,
     /// Component variables: name → template over application variables.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,

@@ -164,11 +164,13 @@ impl App {
     pub fn load(
         manifest: Manifest,
         state: StateDir,
+        model_dir: &std::path::Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<App> {
         let variables = Resolved::resolve(&manifest, env)?;
         let engine = engine(&state.0.join("compile-cache"))?;
         let linker = linker(&engine)?;
+        let embedder = load_embedder(&manifest, model_dir)?;
         let key_value = Arc::new(Mutex::new(
             state
                 .open_key_value()
@@ -204,6 +206,8 @@ impl App {
                     .with_context(|| format!("component {id:?} allowed_outbound_hosts"))?,
                 state: state.clone(),
                 key_value: key_value.clone(),
+                ai_models: c.ai_models.clone(),
+                embedder: embedder.clone(),
             });
             let bytes = component_bytes(&manifest, id)?;
             let component = wt(Component::new(&engine, &bytes), || {
@@ -253,6 +257,27 @@ impl App {
             variables,
         })
     }
+}
+
+/// Load the embedding model once, if any component declares it in `ai_models`.
+fn load_embedder(
+    manifest: &Manifest,
+    dir: &std::path::Path,
+) -> Result<Option<Arc<lode_embed::Embedder>>> {
+    let wanted = manifest
+        .component
+        .values()
+        .any(|c| c.ai_models.iter().any(|m| m == spin_apis::EMBEDDING_MODEL));
+    if !wanted {
+        return Ok(None);
+    }
+    let embedder = lode_embed::Embedder::load_dir(dir).with_context(|| {
+        format!(
+            "loading the embedding model from {} (run `make setup`, or pass --model-dir)",
+            dir.display()
+        )
+    })?;
+    Ok(Some(Arc::new(embedder)))
 }
 
 /// Attach context to a wasmtime error (which is not an `anyhow::Error` in wasmtime 48).

@@ -28,6 +28,7 @@ pub mod bindings {
                 import spin:sqlite/sqlite@3.1.0;
                 import spin:variables/variables@3.0.0;
                 import spin:redis/redis@3.0.0;
+                import fermyon:spin/llm@2.0.0;
             }
         "#,
         path: [
@@ -35,8 +36,13 @@ pub mod bindings {
             "wit/deps/spin-sqlite@3.1.0",
             "wit/deps/spin-variables@3.0.0",
             "wit/deps/spin-redis@3.0.0",
+            "wit/deps/fermyon-spin@2.0.0",
         ],
-        imports: { default: trappable },
+        imports: {
+            // Embedding is CPU work: run it off the async threads.
+            "fermyon:spin/llm.generate-embeddings": async | trappable,
+            default: trappable,
+        },
         with: {
             "spin:key-value/key-value.store": crate::spin_apis::KvStore,
             "spin:sqlite/sqlite.connection": crate::spin_apis::SqliteConn,
@@ -45,6 +51,7 @@ pub mod bindings {
     });
 }
 
+use bindings::fermyon::spin::llm;
 use bindings::spin::key_value::key_value as kv;
 use bindings::spin::redis::redis as rd;
 use bindings::spin::sqlite::sqlite as sq;
@@ -66,7 +73,14 @@ pub struct Capabilities {
     pub state: StateDir,
     /// The shared key-value file (single statements only, so one connection serves all).
     pub key_value: Arc<Mutex<rusqlite::Connection>>,
+    /// `ai_models` the component may use.
+    pub ai_models: Vec<String>,
+    /// The embedding model, loaded once at start-up when any component declares it.
+    pub embedder: Option<Arc<lode_embed::Embedder>>,
 }
+
+/// The name Spin gives all-MiniLM-L6-v2 (spin-sdk `EmbeddingModel::AllMiniLmL6V2`).
+pub const EMBEDDING_MODEL: &str = "all-minilm-l6-v2";
 
 /// An open `spin:key-value` store handle.
 #[derive(Clone)]
@@ -555,6 +569,71 @@ impl<D> rd::HostConnectionWithStore<D> for SpinHost {
         };
         let mut out = Vec::new();
         Ok(redis_results(value, &mut out).map(|()| out))
+    }
+}
+
+// ---------------------------------------------------------------- llm (embeddings)
+
+impl llm::Host for SpinView<'_> {
+    fn infer(
+        &mut self,
+        model: String,
+        _prompt: String,
+        _params: Option<llm::InferencingParams>,
+    ) -> wasmtime::Result<Result<llm::InferencingResult, llm::Error>> {
+        Ok(Err(match self.model_access(&model) {
+            Err(e) => e,
+            // lode-host runs no local LLM; Lode's LLM features call providers over HTTP.
+            Ok(()) => llm::Error::ModelNotSupported,
+        }))
+    }
+
+    async fn generate_embeddings(
+        &mut self,
+        model: String,
+        text: Vec<String>,
+    ) -> wasmtime::Result<Result<llm::EmbeddingsResult, llm::Error>> {
+        if let Err(e) = self.model_access(&model) {
+            return Ok(Err(e));
+        }
+        let Some(embedder) = self
+            .caps
+            .embedder
+            .clone()
+            .filter(|_| model == EMBEDDING_MODEL)
+        else {
+            return Ok(Err(llm::Error::ModelNotSupported));
+        };
+        let result = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = text.iter().map(String::as_str).collect();
+            let embeddings = embedder.embed(&refs)?;
+            let tokens: usize = refs
+                .iter()
+                .map(|t| embedder.count_tokens(t).unwrap_or(0))
+                .sum();
+            anyhow::Ok(llm::EmbeddingsResult {
+                embeddings,
+                usage: llm::EmbeddingsUsage {
+                    prompt_token_count: tokens as u32,
+                },
+            })
+        })
+        .await
+        .map_err(blocking_err)?;
+        Ok(result.map_err(|e| llm::Error::RuntimeError(format!("{e:#}"))))
+    }
+}
+
+impl SpinView<'_> {
+    /// Spin's factor-llm check: a model not in `ai_models` is refused with this message.
+    fn model_access(&self, model: &str) -> Result<(), llm::Error> {
+        if self.caps.ai_models.iter().any(|m| m == model) {
+            return Ok(());
+        }
+        Err(llm::Error::InvalidInput(format!(
+            "The component does not have access to use '{model}'. To give the component access, \
+             add '{model}' to the 'ai_models' key for the component in your spin.toml manifest"
+        )))
     }
 }
 

@@ -1,0 +1,115 @@
+use super::*;
+
+/// A whitespace word counter: predictable for structural tests.
+fn words(s: &str) -> usize {
+    s.split_whitespace().count()
+}
+
+fn opts(target: usize, overlap: f32) -> ChunkOptions {
+    ChunkOptions {
+        target_tokens: target,
+        overlap,
+        max_tokens: 254,
+    }
+    .sanitized()
+}
+
+#[test]
+fn headings_split_and_paths_nest() {
+    let doc = "# Guide\nIntro text here.\n\n## Install\nRun the thing.\n\n### Linux\nUse apt.\n\n## Use\nCall it.\n";
+    let chunks = chunk_markdown(doc, opts(100, 0.0), &words);
+    let paths: Vec<Vec<&str>> = chunks
+        .iter()
+        .map(|c| c.heading_path.iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(
+        paths,
+        vec![
+            vec!["Guide"],
+            vec!["Guide", "Install"],
+            vec!["Guide", "Install", "Linux"],
+            vec!["Guide", "Use"]
+        ]
+    );
+    assert!(chunks[1].text.starts_with("## Install") && chunks[1].text.ends_with("Run the thing."));
+    for c in &chunks {
+        let slice: String = doc
+            .chars()
+            .skip(c.chars.0)
+            .take(c.chars.1 - c.chars.0)
+            .collect();
+        assert_eq!(slice, c.text, "offsets point at the text");
+    }
+}
+
+#[test]
+fn long_sections_pack_with_overlap_and_respect_the_target() {
+    let para = |i: usize| format!("Paragraph {i} has exactly eight words in it.");
+    let doc: String = (0..20).map(para).collect::<Vec<_>>().join("\n\n");
+    let chunks = chunk_markdown(&doc, opts(40, 0.25), &words);
+    assert!(chunks.len() > 3);
+    for c in &chunks {
+        assert!(c.token_count <= 40, "{} tokens", c.token_count);
+    }
+    // Consecutive chunks share the last paragraph (8 words <= 25% of 40).
+    let last_para = chunks[0].text.rsplit("\n\n").next().unwrap();
+    assert!(chunks[1].text.starts_with(last_para));
+    // Every paragraph is in some chunk.
+    for i in 0..20 {
+        assert!(
+            chunks.iter().any(|c| c.text.contains(&para(i))),
+            "paragraph {i} lost"
+        );
+    }
+}
+
+#[test]
+fn oversized_paragraphs_split_by_sentence_then_words() {
+    let sentence = "This sentence has exactly six words. ";
+    let long_para = sentence.repeat(30);
+    let one_giant_sentence = "word ".repeat(500);
+    let doc = format!("{long_para}\n\n{one_giant_sentence}");
+    let chunks = chunk_markdown(&doc, opts(50, 0.0), &words);
+    assert!(chunks.iter().all(|c| c.token_count <= 50));
+    let total: usize = chunks.iter().map(|c| c.token_count).sum();
+    assert_eq!(total, 30 * 6 + 500, "no overlap: every word exactly once");
+    assert!(
+        chunks.iter().take(3).all(|c| c.text.ends_with('.')),
+        "sentence boundaries kept"
+    );
+}
+
+#[test]
+fn code_fences_are_not_headings() {
+    let doc = "# Real\n```\n# not a heading\ncode\n```\nafter";
+    let chunks = chunk_markdown(doc, opts(100, 0.0), &words);
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c.heading_path == vec!["Real".to_string()])
+    );
+}
+
+#[test]
+fn empty_and_whitespace_documents_have_no_chunks() {
+    assert!(chunk_markdown("", ChunkOptions::default(), &words).is_empty());
+    assert!(chunk_markdown("\n \n\t\n", ChunkOptions::default(), &words).is_empty());
+}
+
+#[test]
+fn real_tokenizer_keeps_chunks_in_the_window() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/tokenizer.json");
+    let t = ModelTokenizer::from_bytes(
+        &std::fs::read(path).expect("models/tokenizer.json (make setup)"),
+    )
+    .unwrap();
+    let count = |s: &str| t.count(s);
+    let doc = "Supercalifragilisticexpialidocious aerothermodynamics. ".repeat(400);
+    let chunks = chunk_markdown(&doc, ChunkOptions::default(), &count);
+    assert!(chunks.len() > 5);
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c.token_count <= 254 && count(&c.text) == c.token_count)
+    );
+}
