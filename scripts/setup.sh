@@ -15,4 +15,5 @@ if ! command -v redis-server >/dev/null 2>&1; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
 fi
+bash "$(dirname "$0")/pdf-corpus.sh"
 bash "$(dirname "$0")/models.sh"

@@ -151,7 +151,7 @@ fn pagination_and_metadata_filter() {
             &key,
             &doc(
                 &format!("d{i}"),
-                "x",
+                &format!("x{i}"),
                 json!({"team": if i % 2 == 0 { "red" } else { "blue" }}),
             ),
         );

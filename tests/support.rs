@@ -90,6 +90,11 @@ impl Host {
             .args(["--listen", "127.0.0.1:0", "--state-dir"])
             .arg(&state_dir)
             .env_remove("SPIN_HTTP_LISTEN_ADDR")
+            // Compile each component once for the whole test run.
+            .env(
+                "LODE_COMPILE_CACHE",
+                repo().join("target/lode-test-compile-cache"),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
@@ -149,22 +154,39 @@ impl Host {
         key: Option<&str>,
         body: Option<(&str, Vec<u8>)>,
     ) -> Reply {
+        let (ct, bytes) = body.unwrap_or(("", Vec::new()));
+        let headers: &[(&str, &str)] = if ct.is_empty() {
+            &[]
+        } else {
+            &[("content-type", ct)]
+        };
+        self.request(method, path, key, headers, bytes)
+    }
+
+    /// Send a request with arbitrary headers.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
         let mut req = http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
         if let Some(k) = key {
             req = req.header("authorization", format!("Bearer {k}"));
         }
-        let (ct, bytes) = body.unwrap_or(("", Vec::new()));
-        if !ct.is_empty() {
-            req = req.header("content-type", ct);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
+            .timeout_global(Some(Duration::from_secs(120)))
             .build()
             .into();
-        let mut resp = agent.run(req.body(bytes).unwrap()).expect("HTTP request");
+        let mut resp = agent.run(req.body(body).unwrap()).expect("HTTP request");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.body_mut().read_to_string().unwrap_or_default();

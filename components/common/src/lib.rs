@@ -99,6 +99,14 @@ impl Reply {
         self.location = Some(location);
         self
     }
+
+    /// Add a field to a JSON object body (no-op for other bodies).
+    pub fn with_field(mut self, key: &str, value: serde_json::Value) -> Reply {
+        if let Some(serde_json::Value::Object(map)) = &mut self.body {
+            map.insert(key.to_string(), value);
+        }
+        self
+    }
 }
 
 impl From<ApiError> for Reply {
@@ -167,18 +175,40 @@ pub struct ApiCall {
 /// The shared preamble of every `/api/*` component: read the body, open and
 /// migrate the store, authenticate, then match `routes` (404 when none does).
 pub async fn api_call(req: Request, routes: &[Pattern]) -> Result<ApiCall, ApiError> {
-    let req = read_request(req, body_limit().await?).await?;
+    api_call_with_uploads(req, routes, &[]).await
+}
+
+/// [`api_call`] where the routes whose indexes are in `uploads` accept bodies
+/// up to the `max_upload_bytes` variable instead of `max_body_bytes`.
+pub async fn api_call_with_uploads(
+    req: Request,
+    routes: &[Pattern],
+    uploads: &[usize],
+) -> Result<ApiCall, ApiError> {
+    let matched = match_route(routes, req.uri().path());
+    let limit = match &matched {
+        Some((route, _)) if uploads.contains(route) => upload_limit().await?,
+        _ => body_limit().await?,
+    };
+    let req = read_request(req, limit).await?;
     let sql = SpinSql::open("default").await?;
     lode_store::migrate(&sql).await?;
     let who = authenticate(&sql, &req).await?;
-    let (route, params) =
-        match_route(routes, &req.path).ok_or_else(|| ApiError::not_found("route"))?;
+    let (route, params) = matched.ok_or_else(|| ApiError::not_found("route"))?;
     Ok(ApiCall {
         req,
         sql,
         who,
         route,
         params,
+    })
+}
+
+/// The upload limit from the `max_upload_bytes` variable.
+pub async fn upload_limit() -> Result<BodyLimit, ApiError> {
+    BodyLimit::parse(&variable("max_upload_bytes").await?).map_err(|e| {
+        eprintln!("{e}");
+        ApiError::internal()
     })
 }
 

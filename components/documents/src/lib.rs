@@ -1,21 +1,48 @@
-//! The documents API: `/api/documents[/{id}[/versions[/{version}]]]`.
+//! The documents API: `/api/documents[/{id}[/versions[/{version}]|/chunks]]`,
+//! `/api/documents/upload` and `/api/documents/from-url`.
 //!
-//! Routing and HTTP glue only; validation and storage live in `lode-store`.
+//! Adding or changing a document runs the pipeline synchronously: extract
+//! (uploads and URLs) → chunk → embed (only chunks not already indexed) →
+//! store the document → index its chunks. The steps are separate components
+//! composed in through `lode:pipeline` (see `wit/pipeline.wit`); storage and
+//! validation live in `lode-store` and `lode-index`.
 
-use lode_api::{ApiError, Pattern};
+mod fetch;
+mod pipeline;
+
+use std::collections::HashMap;
+
+use lode_api::{ApiError, ErrorCode, Pattern};
 use lode_auth::{Action, Principal};
-use lode_common::{ApiCall, ApiRequest, Reply, SpinSql, api_call, body_limit, respond};
-use lode_store::{DocumentInput, Documents, ListQuery};
-use serde_json::json;
+use lode_common::{
+    ApiCall, ApiRequest, Reply, SpinSql, api_call_with_uploads, respond, upload_limit,
+};
+use lode_index::Index;
+use lode_store::ids::sha256_hex;
+use lode_store::{Document, DocumentInput, Documents, ListQuery, Tenant};
+use pipeline::Chunking;
+use serde::Deserialize;
+use serde_json::{Map, Value as Json, json};
 use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::http_service;
 
+spin_sdk::wit_bindgen::generate!({
+    world: "ingest",
+    path: "../../wit",
+    runtime_path: "::spin_sdk::wit_bindgen::rt",
+});
+
 const ROUTES: &[Pattern] = &[
     Pattern("/api/documents"),
+    Pattern("/api/documents/upload"),
+    Pattern("/api/documents/from-url"),
     Pattern("/api/documents/{id}"),
     Pattern("/api/documents/{id}/versions"),
     Pattern("/api/documents/{id}/versions/{version}"),
+    Pattern("/api/documents/{id}/chunks"),
 ];
+/// Routes whose bodies may be as large as `max_upload_bytes`.
+const UPLOAD_ROUTES: &[usize] = &[1];
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
@@ -29,7 +56,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         who,
         route,
         params,
-    } = api_call(req, ROUTES).await?;
+    } = api_call_with_uploads(req, ROUTES, UPLOAD_ROUTES).await?;
     let docs = Documents::new(&sql, &who.tenant);
     let id = params.get("id");
     let m = &req.method;
@@ -37,39 +64,317 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         (0, &Method::GET) => read(&who, list(&docs, &req).await),
         (0, &Method::POST) => {
             who.require(Action::Write)?;
-            let doc = docs
-                .create(req.json::<DocumentInput>(body_limit().await?)?)
-                .await?;
-            Ok(Reply::json(201, &doc).at(format!("/api/documents/{}", doc.id)))
+            let input = req.json::<DocumentInput>(lode_common::body_limit().await?)?;
+            add(
+                &sql,
+                &who.tenant,
+                input,
+                &[],
+                Chunking::from_query(&req.query)?,
+            )
+            .await
         }
-        (1, &Method::GET) => read(&who, found(docs.get(id).await?)),
-        (1, &Method::PUT) => {
+        (1, &Method::POST) => {
             who.require(Action::Write)?;
-            let input = req.json::<DocumentInput>(body_limit().await?)?;
-            found(docs.update(id, input).await?)
+            upload(&sql, &who.tenant, &req).await
         }
-        (1, &Method::DELETE) => {
+        (2, &Method::POST) => {
+            who.require(Action::Write)?;
+            from_url(&sql, &who.tenant, &req).await
+        }
+        (3, &Method::GET) => read(&who, found(docs.get(id).await?)),
+        (3, &Method::PUT) => {
+            who.require(Action::Write)?;
+            let input = req.json::<DocumentInput>(lode_common::body_limit().await?)?;
+            update(
+                &sql,
+                &who.tenant,
+                id,
+                input,
+                Chunking::from_query(&req.query)?,
+            )
+            .await
+        }
+        (3, &Method::DELETE) => {
             who.require(Action::Write)?;
             match docs.delete(id).await? {
-                true => Ok(Reply::empty(204)),
+                true => {
+                    Index::new(&sql, &who.tenant, &pipeline::model())
+                        .purge(id)
+                        .await?;
+                    Ok(Reply::empty(204))
+                }
                 false => Err(ApiError::not_found("document")),
             }
         }
-        (2, &Method::GET) => read(
+        (4, &Method::GET) => read(
             &who,
             found(docs.versions(id).await?.map(|v| json!({ "data": v }))),
         ),
-        (3, &Method::GET) => {
+        (5, &Method::GET) => {
             let version = params
                 .get("version")
                 .parse::<i64>()
                 .map_err(|_| ApiError::bad_request("version must be a whole number"))?;
             read(&who, found(docs.get_version(id, Some(version)).await?))
         }
+        (6, &Method::GET) => read(&who, chunks(&sql, &who.tenant, id).await),
         (0, _) => Err(ApiError::method_not_allowed(&["GET", "POST"])),
-        (1, _) => Err(ApiError::method_not_allowed(&["GET", "PUT", "DELETE"])),
+        (1 | 2, _) => Err(ApiError::method_not_allowed(&["POST"])),
+        (3, _) => Err(ApiError::method_not_allowed(&["GET", "PUT", "DELETE"])),
         _ => Err(ApiError::method_not_allowed(&["GET"])),
     }
+}
+
+/// Store a new document and index it; content the tenant already has
+/// (same sha256) returns the existing document with 200 instead of a copy.
+async fn add(
+    sql: &SpinSql,
+    tenant: &Tenant,
+    input: DocumentInput,
+    pages: &[lode::pipeline::extract::PageSpan],
+    chunking: Chunking,
+) -> Result<Reply, ApiError> {
+    input.check()?;
+    let docs = Documents::new(sql, tenant);
+    if let Some(existing) = docs
+        .find_by_sha256(&sha256_hex(input.content.as_bytes()))
+        .await?
+    {
+        let location = format!("/api/documents/{}", existing.id);
+        return Ok(Reply::json(200, with(&existing, json!({"duplicate": true}))).at(location));
+    }
+    let records = pipeline::prepare(&input.content, pages, chunking, &HashMap::new())?;
+    let doc = docs.create(input).await?;
+    let model = pipeline::model();
+    if let Err(e) = Index::new(sql, tenant, &model)
+        .write(&doc.id, doc.version, &records)
+        .await
+    {
+        // Never leave a document that search cannot see.
+        docs.delete(&doc.id).await?;
+        return Err(e.into());
+    }
+    let location = format!("/api/documents/{}", doc.id);
+    let extra = json!({"duplicate": false, "chunk_count": records.len()});
+    Ok(Reply::json(201, with(&doc, extra)).at(location))
+}
+
+/// Replace a document's content: a new version, re-indexed; chunks whose text
+/// did not change keep their vectors.
+async fn update(
+    sql: &SpinSql,
+    tenant: &Tenant,
+    id: &str,
+    input: DocumentInput,
+    chunking: Chunking,
+) -> Result<Reply, ApiError> {
+    input.check()?;
+    let docs = Documents::new(sql, tenant);
+    if docs.get(id).await?.is_none() {
+        return Err(ApiError::not_found("document"));
+    }
+    let model = pipeline::model();
+    let index = Index::new(sql, tenant, &model);
+    let stored = index.stored_hashes(id).await?;
+    let records = pipeline::prepare(&input.content, &[], chunking, &stored)?;
+    let embedded = records.iter().filter(|r| r.vector.is_some()).count();
+    let doc = docs
+        .update(id, input)
+        .await?
+        .ok_or_else(|| ApiError::not_found("document"))?;
+    index.write(&doc.id, doc.version, &records).await?;
+    let extra = json!({"chunk_count": records.len(), "chunks_embedded": embedded});
+    Ok(Reply::json(200, with(&doc, extra)))
+}
+
+/// `POST /api/documents/upload`: the body is the file, `Content-Type` its
+/// media type, the name from `Content-Disposition: attachment; filename=…`
+/// or `?filename=`; `?title=` and `?metadata.<key>=` are optional.
+async fn upload(sql: &SpinSql, tenant: &Tenant, req: &ApiRequest) -> Result<Reply, ApiError> {
+    let media_type = req
+        .header("content-type")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the file's media type in Content-Type (application/pdf, text/html, text/markdown or text/plain)",
+            )
+        })?;
+    if req.body.is_empty() {
+        return Err(ApiError::invalid("the upload is empty"));
+    }
+    let options = UploadQuery::parse(&req.query)?;
+    let filename = options.filename.clone().or_else(|| {
+        req.header("content-disposition")
+            .and_then(disposition_filename)
+    });
+    let password = req.header("lode-pdf-password").map(str::to_string);
+    let extracted = pipeline::extract(&req.body, media_type, password)?;
+    let mut source = Map::new();
+    source.insert("media_type".into(), json!(base_type(media_type)));
+    if let Some(f) = &filename {
+        source.insert("filename".into(), json!(f));
+    }
+    ingest_extracted(sql, tenant, extracted, options, filename, source).await
+}
+
+/// `POST /api/documents/from-url` with `{"url": …, "title"?, "metadata"?}`.
+async fn from_url(sql: &SpinSql, tenant: &Tenant, req: &ApiRequest) -> Result<Reply, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct FromUrl {
+        url: String,
+        title: Option<String>,
+        metadata: Option<Map<String, Json>>,
+    }
+    let body: FromUrl = req.json(lode_common::body_limit().await?)?;
+    let url = fetch::parse_url(&body.url)?;
+    let fetched = fetch::fetch(url, upload_limit().await?).await?;
+    let extracted = pipeline::extract(&fetched.bytes, &fetched.media_type, None)?;
+    let mut options = UploadQuery::parse(&req.query)?;
+    options.title = body.title.or(options.title);
+    options.metadata.extend(body.metadata.unwrap_or_default());
+    let mut source = Map::new();
+    source.insert("media_type".into(), json!(base_type(&fetched.media_type)));
+    source.insert("source_url".into(), json!(fetched.url));
+    let name = fetched
+        .url
+        .rsplit('/')
+        .find(|s| !s.is_empty())
+        .map(str::to_string);
+    ingest_extracted(sql, tenant, extracted, options, name, source).await
+}
+
+/// Store extracted Markdown as a `text/markdown` document; the source's facts
+/// (media type, file name, URL, pages, author, language) go into metadata
+/// unless the caller set those keys.
+async fn ingest_extracted(
+    sql: &SpinSql,
+    tenant: &Tenant,
+    extracted: pipeline::Extracted,
+    options: UploadQuery,
+    name: Option<String>,
+    mut source: Map<String, Json>,
+) -> Result<Reply, ApiError> {
+    if extracted.markdown.trim().is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::Unreadable,
+            "no text could be extracted from the document (a scanned PDF without a text layer?)",
+        ));
+    }
+    if !extracted.pages.is_empty() {
+        source.insert("pages".into(), json!(extracted.pages.len()));
+    }
+    if let Some(a) = &extracted.author {
+        source.insert("author".into(), json!(a));
+    }
+    if let Some(l) = &extracted.language {
+        source.insert("language".into(), json!(l));
+    }
+    let mut metadata = source;
+    metadata.extend(options.metadata);
+    let title = options
+        .title
+        .or(extracted.title.clone())
+        .or(name)
+        .unwrap_or_else(|| "Untitled".to_string());
+    let input = DocumentInput {
+        title: title.chars().take(500).collect(),
+        content: extracted.markdown.clone(),
+        content_type: "text/markdown".into(),
+        metadata: Some(Json::Object(metadata)),
+    };
+    let mut reply = add(sql, tenant, input, &extracted.pages, options.chunking).await?;
+    if !extracted.warnings.is_empty() {
+        reply = reply.with_field("warnings", json!(extracted.warnings));
+    }
+    Ok(reply)
+}
+
+/// Query parameters of the upload routes.
+struct UploadQuery {
+    title: Option<String>,
+    filename: Option<String>,
+    metadata: Map<String, Json>,
+    chunking: Chunking,
+}
+
+impl UploadQuery {
+    fn parse(query: &str) -> Result<UploadQuery, ApiError> {
+        let mut q = UploadQuery {
+            title: None,
+            filename: None,
+            metadata: Map::new(),
+            chunking: Chunking::from_query(query)?,
+        };
+        for (k, v) in lode_api::query::pairs(query) {
+            match k.as_str() {
+                "title" => q.title = Some(v),
+                "filename" => q.filename = Some(v),
+                "chunk_tokens" | "chunk_overlap" => {}
+                _ => match k.strip_prefix("metadata.") {
+                    Some(key) => {
+                        q.metadata.insert(key.to_string(), Json::String(v));
+                    }
+                    None => {
+                        return Err(ApiError::bad_request(format!(
+                            "unknown query parameter {k:?}; use title, filename, chunk_tokens, chunk_overlap or metadata.<key>"
+                        )));
+                    }
+                },
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// `filename` (or RFC 5987 `filename*=UTF-8''…`) from a Content-Disposition value.
+fn disposition_filename(value: &str) -> Option<String> {
+    let mut plain = None;
+    for part in value.split(';').map(str::trim) {
+        if let Some(v) = part.strip_prefix("filename*=") {
+            let encoded = v.split_once("''").map(|(_, rest)| rest).unwrap_or(v);
+            let decoded = lode_api::query::pairs(&format!("f={encoded}"))
+                .pop()
+                .map(|(_, v)| v)?;
+            return Some(decoded);
+        }
+        if let Some(v) = part.strip_prefix("filename=") {
+            plain = Some(v.trim_matches('"').to_string());
+        }
+    }
+    plain.filter(|f| !f.is_empty())
+}
+
+/// `text/html; charset=…` → `text/html`.
+fn base_type(media_type: &str) -> String {
+    media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// `GET /api/documents/{id}/chunks`: the document's chunks in order.
+async fn chunks(sql: &SpinSql, tenant: &Tenant, id: &str) -> Result<Reply, ApiError> {
+    if Documents::new(sql, tenant).get(id).await?.is_none() {
+        return Err(ApiError::not_found("document"));
+    }
+    let model = pipeline::model();
+    let chunks = Index::new(sql, tenant, &model).document_chunks(id).await?;
+    Ok(Reply::json(200, json!({ "data": chunks })))
+}
+
+/// A document's JSON with extra fields.
+fn with(doc: &Document, extra: Json) -> Json {
+    let mut value = serde_json::to_value(doc).unwrap_or(Json::Null);
+    if let (Json::Object(map), Json::Object(more)) = (&mut value, extra) {
+        map.extend(more);
+    }
+    value
 }
 
 /// Reads need `Action::Read`; checked after the work only because every role has it.

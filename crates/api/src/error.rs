@@ -24,6 +24,10 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// 422: well-formed input with invalid or missing fields.
     Unprocessable,
+    /// 422: an encrypted document that the given password (or none) does not open.
+    Encrypted,
+    /// 422: a document whose bytes cannot be read as its media type.
+    Unreadable,
     /// 500: something failed inside Lode; the message never carries internals.
     Internal,
     /// 501: the feature is planned but not built yet.
@@ -44,7 +48,7 @@ impl ErrorCode {
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::Unprocessable => 422,
+            Self::Unprocessable | Self::Encrypted | Self::Unreadable => 422,
             Self::Internal => 500,
             Self::NotImplemented => 501,
             Self::Unavailable => 503,
@@ -63,6 +67,8 @@ impl ErrorCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Unprocessable => "invalid_request",
+            Self::Encrypted => "encrypted",
+            Self::Unreadable => "unreadable_document",
             Self::Internal => "internal",
             Self::NotImplemented => "not_implemented",
             Self::Unavailable => "unavailable",

@@ -305,3 +305,48 @@ fn pack(
 
 #[cfg(test)]
 mod tests;
+
+/// The byte range `[start, end)` of a document's text that came from page `page`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSpan {
+    /// Page number, from 1.
+    pub page: u32,
+    /// First byte of the page's text.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+/// First and last page each chunk's text came from, so a result can cite
+/// "pp. 3–4". Chunks carry character offsets and extraction reports byte
+/// offsets; this converts in one pass over `text`. `None` for unpaged text.
+pub fn chunk_pages(text: &str, chunks: &[Chunk], pages: &[PageSpan]) -> Vec<Option<(u32, u32)>> {
+    if pages.is_empty() {
+        return vec![None; chunks.len()];
+    }
+    // Byte offset of every character position any chunk starts or ends at.
+    let mut wanted: Vec<usize> = chunks.iter().flat_map(|c| [c.chars.0, c.chars.1]).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut byte_at = std::collections::HashMap::with_capacity(wanted.len());
+    let mut next = wanted.iter().peekable();
+    for (ci, (bi, _)) in text.char_indices().chain([(text.len(), ' ')]).enumerate() {
+        while next.peek() == Some(&&ci) {
+            byte_at.insert(ci, bi);
+            next.next();
+        }
+    }
+    chunks
+        .iter()
+        .map(|c| {
+            let start = *byte_at.get(&c.chars.0)?;
+            let end = *byte_at.get(&c.chars.1)?;
+            let mut hit = pages
+                .iter()
+                .filter(|p| p.start < end.max(start + 1) && start < p.end)
+                .map(|p| p.page);
+            let first = hit.next()?;
+            Some((first, hit.next_back().unwrap_or(first)))
+        })
+        .collect()
+}

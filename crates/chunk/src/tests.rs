@@ -113,3 +113,42 @@ fn real_tokenizer_keeps_chunks_in_the_window() {
             .all(|c| c.token_count <= 254 && count(&c.text) == c.token_count)
     );
 }
+
+#[test]
+fn chunk_pages_maps_character_offsets_to_page_spans() {
+    // "é" is two bytes: offsets must be converted, not reused.
+    let text = "é page one.\n\nSecond page text.\n\nThird.";
+    let p2 = text.find("Second").unwrap();
+    let p3 = text.find("Third").unwrap();
+    let pages = [
+        PageSpan {
+            page: 1,
+            start: 0,
+            end: p2,
+        },
+        PageSpan {
+            page: 2,
+            start: p2,
+            end: p3,
+        },
+        PageSpan {
+            page: 3,
+            start: p3,
+            end: text.len(),
+        },
+    ];
+    let chunk = |s: usize, e: usize| Chunk {
+        text: text.chars().skip(s).take(e - s).collect(),
+        heading_path: vec![],
+        chars: (s, e),
+        token_count: 1,
+    };
+    let n = text.chars().count();
+    let second = text[..p2].chars().count();
+    let chunks = [chunk(0, 5), chunk(0, n), chunk(second, second + 6)];
+    assert_eq!(
+        chunk_pages(text, &chunks, &pages),
+        vec![Some((1, 1)), Some((1, 3)), Some((2, 2))]
+    );
+    assert_eq!(chunk_pages(text, &chunks, &[]), vec![None, None, None]);
+}

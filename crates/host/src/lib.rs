@@ -18,3 +18,4 @@ pub mod runtime;
 pub mod spin_apis;
 pub mod stores;
 pub mod variables;
+pub mod wizen;

@@ -33,6 +33,15 @@ enum Command {
         #[arg(short = 'f', long = "from", default_value = "spin.toml")]
         manifest: PathBuf,
     },
+    /// Pre-initialise a component (run its `wizer-initialize` export and
+    /// snapshot it), as the embed step's build command does.
+    Wizen {
+        /// The component to initialise.
+        input: PathBuf,
+        /// Where to write the snapshot.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Serve the application, like `spin up`.
     Up {
         /// The application manifest.
@@ -57,6 +66,21 @@ enum Command {
 async fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Build { manifest } => build::build_all(&Manifest::load(&manifest)?),
+        Command::Wizen { input, output } => {
+            let bytes =
+                std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?;
+            let snapshot = lode_host::wizen::wizen(&bytes).await?;
+            std::fs::write(&output, &snapshot)
+                .with_context(|| format!("writing {}", output.display()))?;
+            eprintln!(
+                "wizened {} ({} bytes) -> {} ({} bytes)",
+                input.display(),
+                bytes.len(),
+                output.display(),
+                snapshot.len()
+            );
+            Ok(())
+        }
         Command::Up {
             manifest,
             listen,

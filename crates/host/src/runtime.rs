@@ -168,7 +168,12 @@ impl App {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<App> {
         let variables = Resolved::resolve(&manifest, env)?;
-        let engine = engine(&state.0.join("compile-cache"))?;
+        // Compiled code is shared across state directories when
+        // LODE_COMPILE_CACHE names a directory (the tests do this).
+        let cache = env("LODE_COMPILE_CACHE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| state.0.join("compile-cache"));
+        let engine = engine(&cache)?;
         let linker = linker(&engine)?;
         let embedder = load_embedder(&manifest, model_dir)?;
         let key_value = Arc::new(Mutex::new(

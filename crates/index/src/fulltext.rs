@@ -8,11 +8,8 @@ const STOP_WORDS: &[&str] = &[
     "they", "this", "to", "was", "will", "with",
 ];
 
-/// Each distinct word of `query`, quoted and OR-ed: `"boundary" OR "layer"`.
-///
-/// Quoting makes every word a literal term, so user input can never be read
-/// as FTS5 syntax (`NEAR`, `*`, column filters). `None` when nothing is left.
-pub fn match_expression(query: &str) -> Option<String> {
+/// The distinct lower-cased words of `query`, stop words dropped.
+pub fn terms(query: &str) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
     for word in query
         .split(|c: char| !c.is_alphanumeric())
@@ -24,6 +21,15 @@ pub fn match_expression(query: &str) -> Option<String> {
         }
         terms.push(word);
     }
+    terms
+}
+
+/// Each distinct word of `query`, quoted and OR-ed: `"boundary" OR "layer"`.
+///
+/// Quoting makes every word a literal term, so user input can never be read
+/// as FTS5 syntax (`NEAR`, `*`, column filters). `None` when nothing is left.
+pub fn match_expression(query: &str) -> Option<String> {
+    let terms = terms(query);
     (!terms.is_empty()).then(|| {
         terms
             .iter()

@@ -9,11 +9,13 @@
 
 pub mod fulltext;
 pub mod hybrid;
+pub mod search;
 pub mod store;
 pub mod vector;
 
 pub use hybrid::{Fused, rrf};
-pub use store::{ChunkRecord, Index};
+pub use search::{Mode, Query, SearchHit, SearchRequest};
+pub use store::{ChunkRecord, Index, StoredChunk};
 pub use vector::{decode, encode};
 
 /// One ranked chunk from a single search mode.

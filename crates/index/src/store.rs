@@ -52,8 +52,8 @@ pub struct StoredChunk {
 
 /// The index of one tenant, for one embedding model.
 pub struct Index<'a, S: Sql> {
-    sql: &'a S,
-    tenant: &'a Tenant,
+    pub(crate) sql: &'a S,
+    pub(crate) tenant: &'a Tenant,
     model: &'a str,
 }
 

@@ -51,6 +51,12 @@ struct ValidInput {
 }
 
 impl DocumentInput {
+    /// Validate without storing, so a caller can refuse bad input before
+    /// doing expensive work (chunking, embedding) for it.
+    pub fn check(&self) -> Result<(), ApiError> {
+        self.clone().validate().map(drop)
+    }
+
     fn validate(self) -> Result<ValidInput, ApiError> {
         let title = self.title.trim().to_string();
         if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
@@ -281,6 +287,23 @@ impl<'a, S: Sql> Documents<'a, S> {
             )
             .await
             .map(drop)
+    }
+
+    /// The live document whose current content has this sha256, if any: an
+    /// upload of content the tenant already has returns that document.
+    pub async fn find_by_sha256(&self, sha256: &str) -> Result<Option<Document>, ApiError> {
+        let rows = self
+            .sql
+            .query(
+                "SELECT id FROM documents WHERE tenant = ? AND content_sha256 = ? \
+                 AND deleted_at IS NULL ORDER BY created_at, id LIMIT 1",
+                vec![self.tenant.as_str().into(), sha256.into()],
+            )
+            .await?;
+        match rows.first() {
+            Some(row) => self.get(&row.text(0)?).await,
+            None => Ok(None),
+        }
     }
 
     /// The current version of a live document, with content.

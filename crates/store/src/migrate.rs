@@ -103,6 +103,11 @@ pub const MIGRATIONS: &[Migration] = &[
         )",
         ],
     },
+    Migration {
+        version: 3,
+        name: "find live documents by content hash (deduplication)",
+        statements: &["CREATE INDEX documents_by_hash ON documents (tenant, content_sha256)"],
+    },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -170,9 +175,9 @@ mod tests {
     fn applies_once_and_is_idempotent() {
         let db = RusqliteSql::memory();
         RusqliteSql::block_on(async {
-            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2]);
+            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2, 3]);
             assert!(migrate(&db).await.unwrap().is_empty());
-            assert_eq!(current_version(&db).await.unwrap(), 2);
+            assert_eq!(current_version(&db).await.unwrap(), 3);
         });
     }
 

@@ -1,0 +1,160 @@
+//! Calls into the pipeline step components (`lode:pipeline/{extract,chunk,embed}`,
+//! composed in through `[component.documents.dependencies]`), with their
+//! failures turned into API errors, and the chunk → embed → index sequence.
+
+use std::collections::HashMap;
+
+use lode_api::{ApiError, ErrorCode};
+use lode_index::ChunkRecord;
+use lode_store::ids::sha256_hex;
+
+use crate::lode::pipeline::{chunk, embed, extract};
+
+/// Pages a PDF may have before it is refused.
+const MAX_PAGES: u32 = 2000;
+
+/// Per-request chunking choices (`?chunk_tokens=&chunk_overlap=`); the step
+/// clamps them to what the model's window allows.
+#[derive(Debug, Clone, Copy)]
+pub struct Chunking {
+    /// Target tokens per chunk.
+    pub target_tokens: u32,
+    /// Share of the target repeated at the start of the next chunk.
+    pub overlap: f32,
+}
+
+impl Default for Chunking {
+    fn default() -> Self {
+        Chunking {
+            target_tokens: 200,
+            overlap: 0.15,
+        }
+    }
+}
+
+impl Chunking {
+    /// Read `chunk_tokens` and `chunk_overlap` from a query string.
+    pub fn from_query(query: &str) -> Result<Chunking, ApiError> {
+        let mut c = Chunking::default();
+        for (k, v) in lode_api::query::pairs(query) {
+            match k.as_str() {
+                "chunk_tokens" => {
+                    c.target_tokens = v
+                        .parse()
+                        .ok()
+                        .filter(|n| (16..=254).contains(n))
+                        .ok_or_else(|| ApiError::invalid("chunk_tokens must be 16-254"))?
+                }
+                "chunk_overlap" => {
+                    c.overlap = v
+                        .parse()
+                        .ok()
+                        .filter(|f: &f32| (0.0..=0.5).contains(f))
+                        .ok_or_else(|| ApiError::invalid("chunk_overlap must be 0-0.5"))?
+                }
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// A document turned into Markdown by the extract step.
+pub type Extracted = extract::Extracted;
+
+/// Extract `bytes` of `media_type` to Markdown.
+pub fn extract(
+    bytes: &[u8],
+    media_type: &str,
+    password: Option<String>,
+) -> Result<Extracted, ApiError> {
+    let options = extract::Options {
+        password,
+        max_pages: MAX_PAGES,
+    };
+    extract::extract(bytes, media_type, &options).map_err(|e| match e {
+        extract::Error::Unsupported(m) => ApiError::new(ErrorCode::UnsupportedMediaType, m),
+        extract::Error::Encrypted => ApiError::new(
+            ErrorCode::Encrypted,
+            "the PDF is encrypted; send its password in the Lode-Pdf-Password header",
+        ),
+        extract::Error::Malformed(m) => ApiError::new(ErrorCode::Unreadable, m),
+        extract::Error::TooLarge(m) => ApiError::new(ErrorCode::PayloadTooLarge, m),
+        extract::Error::Encoding(m) => ApiError::new(ErrorCode::Unreadable, m),
+    })
+}
+
+/// The model id of the composed embed step.
+pub fn model() -> String {
+    embed::model()
+}
+
+/// Chunk `markdown` and embed the chunks that `stored` (ordinal → sha256 of
+/// chunks already indexed with a vector) does not already hold, so an edit
+/// re-embeds only what changed.
+pub fn prepare(
+    markdown: &str,
+    pages: &[extract::PageSpan],
+    chunking: Chunking,
+    stored: &HashMap<i64, String>,
+) -> Result<Vec<ChunkRecord>, ApiError> {
+    let spans: Vec<chunk::PageSpan> = pages
+        .iter()
+        .map(|p| chunk::PageSpan {
+            page: p.page,
+            start: p.start,
+            end: p.end,
+        })
+        .collect();
+    let options = chunk::Options {
+        target_tokens: chunking.target_tokens,
+        overlap: chunking.overlap,
+        max_tokens: 254,
+    };
+    let mut records: Vec<ChunkRecord> = chunk::split(markdown, &spans, options)
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| ChunkRecord {
+            ordinal: i as i64,
+            sha256: sha256_hex(c.text.as_bytes()),
+            pages: c
+                .first_page
+                .zip(c.last_page)
+                .map(|(a, b)| (a as i64, b as i64)),
+            chars: (c.start as i64, c.end as i64),
+            token_count: c.token_count as i64,
+            heading_path: c.heading_path,
+            text: c.text,
+            vector: None,
+        })
+        .collect();
+    let todo: Vec<usize> = (0..records.len())
+        .filter(|&i| stored.get(&records[i].ordinal) != Some(&records[i].sha256))
+        .collect();
+    if todo.is_empty() {
+        return Ok(records);
+    }
+    let texts: Vec<String> = todo.iter().map(|&i| records[i].text.clone()).collect();
+    let vectors = embed(&texts)?;
+    for (i, v) in todo.into_iter().zip(vectors) {
+        records[i].vector = Some(v);
+    }
+    Ok(records)
+}
+
+/// Embed `texts` with the composed embed step.
+pub fn embed(texts: &[String]) -> Result<Vec<Vec<f32>>, ApiError> {
+    let out = embed::embed(texts).map_err(|e| {
+        eprintln!("embed step failed: {e}");
+        ApiError::unavailable("the embedding model is unavailable")
+    })?;
+    if out.vectors.len() != texts.len() {
+        eprintln!(
+            "embed step returned {} vectors for {} texts",
+            out.vectors.len(),
+            texts.len()
+        );
+        return Err(ApiError::internal());
+    }
+    Ok(out.vectors)
+}

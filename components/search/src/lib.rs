@@ -1,0 +1,68 @@
+//! The search API: `POST /api/search` (`mode`: `vector`, `fulltext` or
+//! `hybrid`, the default) and the fixed-mode aliases `/api/search/vector` and
+//! `/api/search/fulltext`. The query is embedded by the composed
+//! `lode:pipeline/embed` step (the same model that embedded the chunks);
+//! ranking, fusion, filters and snippets live in `lode-index`.
+
+use lode_api::{ApiError, Pattern};
+use lode_auth::Action;
+use lode_common::{ApiCall, Reply, api_call, body_limit, respond};
+use lode_index::{Index, Mode, SearchRequest};
+use serde_json::json;
+use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http_service;
+
+spin_sdk::wit_bindgen::generate!({
+    world: "search",
+    path: "../../wit",
+    runtime_path: "::spin_sdk::wit_bindgen::rt",
+});
+
+const ROUTES: &[Pattern] = &[
+    Pattern("/api/search"),
+    Pattern("/api/search/vector"),
+    Pattern("/api/search/fulltext"),
+];
+
+#[http_service]
+async fn handle(req: Request) -> impl IntoResponse {
+    respond(serve(req).await)
+}
+
+async fn serve(req: Request) -> Result<Reply, ApiError> {
+    let ApiCall {
+        req,
+        sql,
+        who,
+        route,
+        ..
+    } = api_call(req, ROUTES).await?;
+    if req.method != Method::POST {
+        return Err(ApiError::method_not_allowed(&["POST"]));
+    }
+    who.require(Action::Read)?;
+    let route_mode = [None, Some(Mode::Vector), Some(Mode::Fulltext)][route];
+    let query = req
+        .json::<SearchRequest>(body_limit().await?)?
+        .validate(route_mode)?;
+    let model = lode::pipeline::embed::model();
+    let vector = match query.needs_vector() {
+        true => Some(embed_query(&query.text)?),
+        false => None,
+    };
+    let hits = Index::new(&sql, &who.tenant, &model)
+        .search(&query, vector.as_deref())
+        .await?;
+    Ok(Reply::json(
+        200,
+        json!({ "query": query.text, "mode": query.mode, "k": query.k, "model": model, "data": hits }),
+    ))
+}
+
+fn embed_query(text: &str) -> Result<Vec<f32>, ApiError> {
+    let mut out = lode::pipeline::embed::embed(&[text.to_string()]).map_err(|e| {
+        eprintln!("embed step failed: {e}");
+        ApiError::unavailable("the embedding model is unavailable")
+    })?;
+    out.vectors.pop().ok_or_else(ApiError::internal)
+}

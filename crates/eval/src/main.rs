@@ -1,0 +1,225 @@
+//! `lode-eval`: measure retrieval quality of a running Lode through its HTTP
+//! API, the path users get.
+//!
+//! ```text
+//! lode-eval --url http://127.0.0.1:3000 --api-key KEY --dataset ../shared/data/cranfield [--json]
+//! ```
+//!
+//! Loads the collection into the key's tenant (`POST /api/documents`, one
+//! document per collection entry, chunked at the model's window without
+//! overlap so that a document is usually one chunk, as in the reference
+//! protocol), runs every query in every mode (`POST /api/search`, k = 100),
+//! ranks documents by their best chunk, and prints nDCG@10, Recall@100 and
+//! MAP@100 with trec_eval semantics. With `--json` the last line is
+//! `{"vector":{"ndcg@10":…,"recall@100":…,"map@100":…},"fulltext":{…},"hybrid":{…}}`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use lode_eval::{Dataset, Scores, evaluate};
+use serde_json::{Value, json};
+
+const MODES: [&str; 3] = ["vector", "fulltext", "hybrid"];
+/// Concurrent requests while loading and searching.
+const WORKERS: usize = 4;
+/// Retries of a request answered 429 or 503 (honouring `Retry-After`).
+const RETRIES: u32 = 8;
+
+struct Args {
+    url: String,
+    api_key: String,
+    dataset: PathBuf,
+    json: bool,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut url = None;
+    let mut api_key = std::env::var("LODE_API_KEY").ok();
+    let mut dataset = None;
+    let mut json = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--url" => url = args.next(),
+            "--api-key" => api_key = args.next(),
+            "--dataset" => dataset = args.next().map(PathBuf::from),
+            "--json" => json = true,
+            "-h" | "--help" => {
+                println!("usage: lode-eval --url URL --api-key KEY --dataset DIR [--json]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}; see --help"),
+        }
+    }
+    Ok(Args {
+        url: url
+            .context("--url is required")?
+            .trim_end_matches('/')
+            .to_string(),
+        api_key: api_key.context("--api-key (or LODE_API_KEY) is required")?,
+        dataset: dataset.context("--dataset is required")?,
+        json,
+    })
+}
+
+/// A small API client that backs off on 429/503.
+struct Client {
+    agent: ureq::Agent,
+    base: String,
+    key: String,
+}
+
+impl Client {
+    fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        for attempt in 0..=RETRIES {
+            let mut resp = self
+                .agent
+                .post(format!("{}{path}", self.base))
+                .header("authorization", format!("Bearer {}", self.key))
+                .send_json(body)
+                .with_context(|| format!("POST {path}"))?;
+            let status = resp.status().as_u16();
+            let text = resp.body_mut().read_to_string().unwrap_or_default();
+            if (status == 429 || status == 503) && attempt < RETRIES {
+                let wait = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(1u64 << attempt.min(4));
+                std::thread::sleep(Duration::from_secs(wait));
+                continue;
+            }
+            if !(200..300).contains(&status) {
+                bail!("POST {path} answered {status}: {text}");
+            }
+            return serde_json::from_str(&text).with_context(|| format!("POST {path}: not JSON"));
+        }
+        unreachable!("the loop returns on its last attempt")
+    }
+}
+
+/// Run `f` over `items` on [`WORKERS`] threads, stopping at the first error.
+fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R> + Sync) -> Result<Vec<R>> {
+    let next = Mutex::new(0usize);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
+    let error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..WORKERS {
+            s.spawn(|| {
+                loop {
+                    let i = {
+                        let mut n = next.lock().unwrap();
+                        if *n >= items.len() || error.lock().unwrap().is_some() {
+                            return;
+                        }
+                        *n += 1;
+                        *n - 1
+                    };
+                    match f(&items[i]) {
+                        Ok(r) => results.lock().unwrap()[i] = Some(r),
+                        Err(e) => *error.lock().unwrap() = Some(e),
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = error.into_inner().unwrap() {
+        return Err(e);
+    }
+    Ok(results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    let dataset = Dataset::load(&args.dataset)
+        .with_context(|| format!("loading {}", args.dataset.display()))?;
+    let client = Client {
+        agent: ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(300)))
+            .build()
+            .into(),
+        base: args.url.clone(),
+        key: args.api_key.clone(),
+    };
+
+    eprintln!(
+        "lode-eval: loading {} documents into {}",
+        dataset.documents.len(),
+        args.url
+    );
+    let lode_ids = parallel(&dataset.documents, |d| {
+        let r = client.post(
+            "/api/documents?chunk_tokens=254&chunk_overlap=0",
+            &json!({"title": d.id, "content": d.text, "content_type": "text/plain", "metadata": {"eval_id": d.id}}),
+        )?;
+        r["id"]
+            .as_str()
+            .map(str::to_string)
+            .context("no id in the answer")
+    })?;
+    // Lode id → collection ids (identical texts become one Lode document).
+    let mut collection_ids: HashMap<String, Vec<String>> = HashMap::new();
+    for (doc, id) in dataset.documents.iter().zip(lode_ids) {
+        collection_ids.entry(id).or_default().push(doc.id.clone());
+    }
+
+    eprintln!(
+        "lode-eval: running {} queries × {} modes",
+        dataset.queries.len(),
+        MODES.len()
+    );
+    let mut scores: Vec<(&str, Scores)> = Vec::new();
+    for mode in MODES {
+        let rankings = parallel(&dataset.queries, |q| {
+            let r = client.post(
+                "/api/search",
+                &json!({"query": q.text, "k": 100, "mode": mode}),
+            )?;
+            let mut ranking: Vec<String> = Vec::new();
+            for hit in r["data"].as_array().context("no data in the answer")? {
+                let id = hit["document_id"]
+                    .as_str()
+                    .context("hit without document_id")?;
+                for c in collection_ids.get(id).into_iter().flatten() {
+                    if !ranking.contains(c) {
+                        ranking.push(c.clone());
+                    }
+                }
+            }
+            Ok((q.id.clone(), ranking))
+        })?;
+        let runs: HashMap<String, Vec<String>> = rankings.into_iter().collect();
+        scores.push((mode, evaluate(&runs, &dataset.qrels)));
+    }
+
+    println!("mode      nDCG@10  Recall@100  MAP@100");
+    for (mode, s) in &scores {
+        println!(
+            "{mode:<9} {:.4}   {:.4}      {:.4}",
+            s.ndcg_10, s.recall_100, s.map_100
+        );
+    }
+    if args.json {
+        let out: serde_json::Map<String, Value> = scores
+            .iter()
+            .map(|(m, s)| {
+                (
+                    m.to_string(),
+                    json!({"ndcg@10": s.ndcg_10, "recall@100": s.recall_100, "map@100": s.map_100}),
+                )
+            })
+            .collect();
+        println!("{}", Value::Object(out));
+    }
+    Ok(())
+}

@@ -1,0 +1,595 @@
+//! Ingestion and search end to end: documents go in through the real
+//! documents component (composed with the extract, chunk and embed step
+//! components), are embedded by the real all-MiniLM-L6-v2, indexed in a real
+//! SQLite file, and found again through the search component.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+
+use lode_tests::{Host, Reply};
+use serde_json::{Value, json};
+
+const ADMIN: &str = "test-admin-key-0123456789";
+
+fn start(extra: &[(&str, &str)]) -> Host {
+    let mut env = vec![("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN)];
+    env.extend_from_slice(extra);
+    Host::start("spin.toml", &env)
+}
+
+fn add(host: &Host, key: &str, title: &str, content: &str, metadata: Value) -> Reply {
+    host.json(
+        "POST",
+        "/api/documents",
+        key,
+        &json!({"title": title, "content": content, "content_type": "text/markdown", "metadata": metadata}),
+    )
+}
+
+fn search(host: &Host, key: &str, path: &str, body: Value) -> Reply {
+    host.json("POST", path, key, &body)
+}
+
+fn ids(r: &Reply) -> Vec<String> {
+    r.json["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no data in {}", r.text))
+        .iter()
+        .map(|h| h["document_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+const WINGS: &str = "# Aerodynamics\n\n## Lift\n\nAn aircraft wing is shaped so that air flowing over it \
+    is deflected downwards; the reaction pushes the wing up. This force is called lift and it grows \
+    with the square of the airspeed.\n\n## Drag\n\nDrag opposes the motion of the aircraft through the air.";
+const BREAD: &str = "# Baking\n\nSourdough bread rises because wild yeast and lactobacilli ferment the \
+    dough, producing carbon dioxide and acids that give the loaf its sour taste.";
+const STARS: &str = "# Astronomy\n\nA neutron star is the collapsed core of a massive star after a \
+    supernova; a teaspoon of its matter weighs billions of tonnes.";
+
+#[test]
+fn markdown_is_chunked_embedded_indexed_and_found_in_every_mode() {
+    let host = start(&[]);
+    let wings = add(
+        &host,
+        ADMIN,
+        "Flight",
+        WINGS,
+        json!({"topic": "physics", "year": 2024}),
+    );
+    assert_eq!(wings.status, 201, "{}", wings.text);
+    assert!(wings.json["chunk_count"].as_u64().unwrap() >= 1);
+    let wings_id = wings.json["id"].as_str().unwrap().to_string();
+    let bread = add(&host, ADMIN, "Bread", BREAD, json!({"topic": "food"}));
+    let bread_id = bread.json["id"].as_str().unwrap().to_string();
+    let stars = add(
+        &host,
+        ADMIN,
+        "Stars",
+        STARS,
+        json!({"topic": "physics", "year": 2020}),
+    );
+    let stars_id = stars.json["id"].as_str().unwrap().to_string();
+
+    // By meaning, with no shared words: vector search.
+    let r = search(
+        &host,
+        ADMIN,
+        "/api/search",
+        json!({"query": "what keeps an airplane up in the sky", "mode": "vector", "k": 3}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(ids(&r)[0], wings_id, "{}", r.text);
+    let top = &r.json["data"][0];
+    assert_eq!(top["title"], "Flight");
+    assert!(top["score"].as_f64().unwrap() > 0.2, "{top}");
+    assert_eq!(top["vector"]["rank"], 1);
+    assert!(top["fulltext"].is_null());
+    assert_eq!(r.json["model"], "all-MiniLM-L6-v2");
+
+    // By keyword, and through the alias routes.
+    let r = search(
+        &host,
+        ADMIN,
+        "/api/search/fulltext",
+        json!({"query": "sourdough"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(ids(&r), vec![bread_id.clone()], "{}", r.text);
+    assert!(
+        r.json["data"][0]["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("<mark>Sourdough</mark>")
+    );
+    let r = search(
+        &host,
+        ADMIN,
+        "/api/search/vector",
+        json!({"query": "collapsed stellar core", "k": 1}),
+    );
+    assert_eq!(ids(&r), vec![stars_id.clone()], "{}", r.text);
+
+    // Hybrid (the default) has both ranks, and the heading path of the chunk.
+    let r = search(
+        &host,
+        ADMIN,
+        "/api/search",
+        json!({"query": "wing lift airspeed"}),
+    );
+    assert_eq!(r.json["mode"], "hybrid");
+    let top = &r.json["data"][0];
+    assert_eq!(top["document_id"], wings_id.as_str(), "{}", r.text);
+    assert_eq!(top["fulltext"]["rank"], 1, "{top}");
+    assert!(top["vector"]["rank"].as_u64().is_some(), "{top}");
+    assert_eq!(top["heading_path"][0], "Aerodynamics", "{top}");
+
+    // Filters: metadata and document ids; min_score.
+    let r = search(
+        &host,
+        ADMIN,
+        "/api/search",
+        json!({"query": "physics of matter", "metadata": {"topic": "physics", "year": 2020}}),
+    );
+    assert_eq!(ids(&r), vec![stars_id.clone()], "{}", r.text);
+    let r = search(
+        &host,
+        ADMIN,
+        "/api/search",
+        json!({"query": "air", "document_ids": [bread_id.clone()], "mode": "vector"}),
+    );
+    assert!(ids(&r).iter().all(|d| *d == bread_id), "{}", r.text);
+    let r = search(
+        &host,
+        ADMIN,
+        "/api/search",
+        json!({"query": "no such topic", "metadata": {"topic": "nothing"}}),
+    );
+    assert_eq!(r.json["data"], json!([]), "{}", r.text);
+    let r = search(
+        &host,
+        ADMIN,
+        "/api/search",
+        json!({"query": "bread", "mode": "vector", "min_score": 0.99}),
+    );
+    assert_eq!(r.json["data"], json!([]), "{}", r.text);
+
+    // Bad requests are clear errors.
+    for (path, body, status) in [
+        ("/api/search", json!({"query": "x", "k": 1000}), 422),
+        ("/api/search", json!({"query": ""}), 422),
+        ("/api/search", json!({"query": "x", "mode": "fuzzy"}), 422),
+        (
+            "/api/search/vector",
+            json!({"query": "x", "mode": "fulltext"}),
+            422,
+        ),
+        ("/api/search", json!({"q": "x"}), 422),
+    ] {
+        let r = search(&host, ADMIN, path, body.clone());
+        assert_eq!(r.status, status, "{path} {body}: {}", r.text);
+        assert!(r.json["error"]["code"].is_string(), "{}", r.text);
+    }
+    assert_eq!(host.get("/api/search", Some(ADMIN)).status, 405);
+    assert_eq!(
+        host.call(
+            "POST",
+            "/api/search",
+            None,
+            Some(("application/json", b"{}".to_vec()))
+        )
+        .status,
+        401
+    );
+
+    // Chunks of a document, in order, with offsets and token counts.
+    let chunks = host.get(&format!("/api/documents/{wings_id}/chunks"), Some(ADMIN));
+    assert_eq!(chunks.status, 200, "{}", chunks.text);
+    let list = chunks.json["data"].as_array().unwrap();
+    assert_eq!(
+        list.len() as u64,
+        wings.json["chunk_count"].as_u64().unwrap()
+    );
+    assert!(
+        list.iter()
+            .all(|c| c["token_count"].as_u64().unwrap() <= 256)
+    );
+    assert_eq!(list[0]["ordinal"], 0);
+
+    // The same content again is the same document, not a copy.
+    let again = add(&host, ADMIN, "Flight (copy)", WINGS, json!({}));
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(
+        (again.json["id"].as_str(), again.json["duplicate"].as_bool()),
+        (Some(wings_id.as_str()), Some(true))
+    );
+
+    // An edit re-embeds only what changed.
+    let edited = WINGS.replace("Drag opposes", "Drag, a retarding force, opposes");
+    let r = host.json(
+        "PUT",
+        &format!("/api/documents/{wings_id}"),
+        ADMIN,
+        &json!({"title": "Flight", "content": edited, "content_type": "text/markdown"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (total, embedded) = (
+        r.json["chunk_count"].as_u64().unwrap(),
+        r.json["chunks_embedded"].as_u64().unwrap(),
+    );
+    assert!(
+        embedded >= 1 && embedded < total,
+        "embedded {embedded} of {total}"
+    );
+    let r = search(
+        &host,
+        ADMIN,
+        "/api/search/fulltext",
+        json!({"query": "retarding"}),
+    );
+    assert_eq!(ids(&r), vec![wings_id.clone()], "{}", r.text);
+
+    // Deleting a document removes it from search and its chunks from the index.
+    assert_eq!(
+        host.call(
+            "DELETE",
+            &format!("/api/documents/{wings_id}"),
+            Some(ADMIN),
+            None
+        )
+        .status,
+        204
+    );
+    let r = search(
+        &host,
+        ADMIN,
+        "/api/search",
+        json!({"query": "wing lift airspeed", "k": 10}),
+    );
+    assert!(!ids(&r).contains(&wings_id), "{}", r.text);
+    assert_eq!(
+        host.get(&format!("/api/documents/{wings_id}/chunks"), Some(ADMIN))
+            .status,
+        404
+    );
+}
+
+#[test]
+fn tenants_never_see_each_others_chunks() {
+    let host = start(&[]);
+    let key = |tenant: &str| {
+        let r = host.json(
+            "POST",
+            "/api/keys",
+            ADMIN,
+            &json!({"tenant": tenant, "name": "t", "role": "editor"}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json["key"].as_str().unwrap().to_string()
+    };
+    let (a, b) = (key("tenant-a"), key("tenant-b"));
+    let doc = add(&host, &a, "Bread", BREAD, json!({}));
+    assert_eq!(doc.status, 201, "{}", doc.text);
+    let id = doc.json["id"].as_str().unwrap();
+    for mode in ["vector", "fulltext", "hybrid"] {
+        let r = search(
+            &host,
+            &b,
+            "/api/search",
+            json!({"query": "sourdough bread", "mode": mode}),
+        );
+        assert_eq!(
+            (r.status, &r.json["data"]),
+            (200, &json!([])),
+            "{mode}: {}",
+            r.text
+        );
+        let r = search(
+            &host,
+            &a,
+            "/api/search",
+            json!({"query": "sourdough bread", "mode": mode}),
+        );
+        assert_eq!(ids(&r), vec![id.to_string()], "{mode}: {}", r.text);
+    }
+    assert_eq!(
+        host.get(&format!("/api/documents/{id}/chunks"), Some(&b))
+            .status,
+        404
+    );
+    // The same content in another tenant is a new document there.
+    let copy = add(&host, &b, "Bread", BREAD, json!({}));
+    assert_eq!(copy.status, 201, "{}", copy.text);
+    assert_ne!(copy.json["id"].as_str(), Some(id));
+}
+
+/// A valid PDF with one text page per entry, Helvetica, written by hand so
+/// the test owns every byte (offsets in the xref table are computed).
+fn pdf(pages: &[&str]) -> Vec<u8> {
+    let n = pages.len();
+    let mut objects: Vec<String> = vec![
+        "<< /Type /Catalog /Pages 2 0 R /Lang (en-GB) >>".into(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {n} >>",
+            (0..n)
+                .map(|i| format!("{} 0 R", 4 + 2 * i))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".into(),
+    ];
+    for (i, text) in pages.iter().enumerate() {
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+            5 + 2 * i
+        ));
+        let mut stream = String::from("BT /F1 12 Tf 72 720 Td 14 TL\n");
+        for line in text.lines() {
+            stream.push_str(&format!(
+                "({}) Tj T*\n",
+                line.replace('(', "\\(").replace(')', "\\)")
+            ));
+        }
+        stream.push_str("ET");
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{stream}\nendstream",
+            stream.len()
+        ));
+    }
+    objects.push("<< /Title (Field Notes on Gliding) /Author (A. Pilot) >>".into());
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for off in offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R /Info {} 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1,
+            objects.len()
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+fn upload(host: &Host, media_type: &str, filename: &str, body: Vec<u8>) -> Reply {
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    host.request(
+        "POST",
+        "/api/documents/upload",
+        Some(ADMIN),
+        &[
+            ("content-type", media_type),
+            ("content-disposition", &disposition),
+        ],
+        body,
+    )
+}
+
+#[test]
+fn uploads_of_pdf_html_and_text_are_extracted_with_pages_and_metadata() {
+    let host = start(&[("SPIN_VARIABLE_MAX_UPLOAD_BYTES", "200000")]);
+
+    let r = upload(
+        &host,
+        "application/pdf",
+        "gliding.pdf",
+        pdf(&[
+            "Thermals are columns of rising warm air.\nGlider pilots circle inside them to climb.",
+            "Ridge lift forms where wind meets a slope.\nThe air is forced upwards over the hill.",
+        ]),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["title"], "Field Notes on Gliding", "{}", r.text);
+    assert_eq!(r.json["metadata"]["pages"], 2, "{}", r.text);
+    assert_eq!(r.json["metadata"]["author"], "A. Pilot", "{}", r.text);
+    assert_eq!(r.json["metadata"]["media_type"], "application/pdf");
+    assert_eq!(r.json["metadata"]["filename"], "gliding.pdf");
+    let pdf_id = r.json["id"].as_str().unwrap().to_string();
+    let hit = search(
+        &host,
+        ADMIN,
+        "/api/search",
+        json!({"query": "ridge lift slope", "k": 1}),
+    );
+    assert_eq!(ids(&hit), vec![pdf_id.clone()], "{}", hit.text);
+    let pages = &hit.json["data"][0]["pages"];
+    assert!(
+        pages[1].as_i64().unwrap() == 2,
+        "the hit cites page 2: {}",
+        hit.text
+    );
+
+    let html = r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Kites</title></head>
+        <body><nav><a href="/">Home</a> zeppelinmenu</nav>
+        <main><h1>Kites</h1><p>A kite flies because the wind pushes on its tilted sail.</p>
+        <ul><li>Box kites</li><li>Delta kites</li></ul></main>
+        <footer>copyright zeppelinfooter</footer><script>var zeppelinscript = 1;</script></body></html>"#;
+    let r = upload(
+        &host,
+        "text/html; charset=utf-8",
+        "kites.html",
+        html.as_bytes().to_vec(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["title"], "Kites");
+    assert!(
+        r.json["content"].as_str().unwrap().contains("# Kites"),
+        "{}",
+        r.text
+    );
+    let html_id = r.json["id"].as_str().unwrap().to_string();
+    let hit = search(
+        &host,
+        ADMIN,
+        "/api/search/fulltext",
+        json!({"query": "tilted sail"}),
+    );
+    assert_eq!(ids(&hit), vec![html_id], "{}", hit.text);
+    for boilerplate in ["zeppelinmenu", "zeppelinfooter", "zeppelinscript"] {
+        let hit = search(
+            &host,
+            ADMIN,
+            "/api/search/fulltext",
+            json!({"query": boilerplate}),
+        );
+        assert_eq!(
+            hit.json["data"],
+            json!([]),
+            "{boilerplate} was indexed: {}",
+            hit.text
+        );
+    }
+
+    let r = upload(
+        &host,
+        "text/plain",
+        "note.txt",
+        b"Paragliders launch from hills on foot.".to_vec(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    // Bad uploads: clear errors, and nothing stored.
+    let before = host.get("/api/documents?limit=100", Some(ADMIN)).json["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    for (media_type, body, status, code) in [
+        (
+            "image/png",
+            b"\x89PNG\r\n".to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "application/pdf",
+            b"%PDF-1.4 garbage".to_vec(),
+            422,
+            "unreadable_document",
+        ),
+        ("text/plain", Vec::new(), 422, "invalid_request"),
+        ("text/plain", vec![b'a'; 200_001], 413, "payload_too_large"),
+    ] {
+        let r = upload(&host, media_type, "bad", body);
+        assert_eq!(
+            (r.status, r.json["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{media_type}: {}",
+            r.text
+        );
+    }
+    let after = host.get("/api/documents?limit=100", Some(ADMIN)).json["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after);
+}
+
+/// A one-thread HTTP server for the URL-ingestion test: `/page` is HTML,
+/// `/hop/N` redirects to `/hop/N-1` and `/hop/0` to `/page`.
+fn web_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = first.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let response = match path.strip_prefix("/hop/") {
+                Some("0") => {
+                    "HTTP/1.1 302 Found\r\nLocation: /page\r\nContent-Length: 0\r\n\r\n".to_string()
+                }
+                Some(n) => {
+                    let next = n.parse::<u32>().unwrap_or(1) - 1;
+                    format!(
+                        "HTTP/1.1 301 Moved\r\nLocation: /hop/{next}\r\nContent-Length: 0\r\n\r\n"
+                    )
+                }
+                None => {
+                    let body = "<html><head><title>Balloons</title></head><body><article><h2>Hot air</h2>\
+                        <p>A hot air balloon rises because heated air is less dense than the air around it.</p></article></body></html>";
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                }
+            };
+            let _ = stream.write_all(response.as_bytes());
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest);
+        }
+    });
+    port
+}
+
+#[test]
+fn urls_are_fetched_through_the_allow_list_with_bounded_redirects() {
+    let port = web_server();
+    let origin = format!("http://127.0.0.1:{port}");
+    let host = start(&[("SPIN_VARIABLE_URL_INGEST_ORIGIN", &origin)]);
+    let from_url = |url: String| {
+        host.json(
+            "POST",
+            "/api/documents/from-url",
+            ADMIN,
+            &json!({"url": url}),
+        )
+    };
+
+    let r = from_url(format!("{origin}/hop/2"));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["title"], "Balloons");
+    assert_eq!(r.json["metadata"]["source_url"], format!("{origin}/page"));
+    let hit = search(
+        &host,
+        ADMIN,
+        "/api/search",
+        json!({"query": "why does a balloon float", "k": 1}),
+    );
+    assert_eq!(
+        hit.json["data"][0]["document_id"], r.json["id"],
+        "{}",
+        hit.text
+    );
+
+    let r = from_url(format!("{origin}/hop/9"));
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("redirects"),
+        "{}",
+        r.text
+    );
+    for url in ["file:///etc/passwd", "ftp://example.com/x", "not a url"] {
+        let r = from_url(url.to_string());
+        assert_eq!(r.status, 422, "{url}: {}", r.text);
+    }
+    // Another port on the same machine is not in allowed_outbound_hosts.
+    let r = from_url(format!("http://127.0.0.1:{}/page", lode_tests::free_port()));
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fetching"),
+        "{}",
+        r.text
+    );
+}
