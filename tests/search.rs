@@ -593,3 +593,48 @@ fn urls_are_fetched_through_the_allow_list_with_bounded_redirects() {
         r.text
     );
 }
+
+/// The in-Wasm tract backend and the host's `fermyon:spin/llm` backend run the
+/// same model: the same query over the same documents scores the same (the
+/// scores are cosines of their vectors, so equal scores mean equal vectors up
+/// to rounding).
+#[test]
+fn in_wasm_and_host_llm_backends_give_the_same_vectors() {
+    let manifest = std::fs::read_to_string(lode_tests::repo().join("spin.toml")).unwrap();
+    let swapped = manifest.replace(
+        "\"lode:pipeline/embed\" = { component = \"embed\" }",
+        "\"lode:pipeline/embed\" = { component = \"embed-llm\" }",
+    );
+    assert_ne!(manifest, swapped, "spin.toml wires lode:pipeline/embed to the embed component");
+    let name = format!(".test-embed-llm-{}.toml", std::process::id());
+    let path = lode_tests::repo().join(&name);
+    std::fs::write(&path, swapped).unwrap();
+    let llm = Host::start(&name, &[("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN)]);
+    let wasm = start(&[]);
+    std::fs::remove_file(&path).unwrap();
+
+    let queries = ["how do wings lift an aircraft", "fermented bread", "dense dead stars"];
+    let mut compared = 0;
+    for host in [&llm, &wasm] {
+        for (title, text) in [("Flight", WINGS), ("Bread", BREAD), ("Stars", STARS)] {
+            assert_eq!(add(host, ADMIN, title, text, json!({})).status, 201);
+        }
+    }
+    for q in queries {
+        let body = json!({"query": q, "mode": "vector", "k": 10});
+        let (a, b) = (search(&llm, ADMIN, "/api/search", body.clone()), search(&wasm, ADMIN, "/api/search", body));
+        let scores = |r: &Reply| -> Vec<(String, f64)> {
+            r.json["data"].as_array().unwrap().iter()
+                .map(|h| (h["text"].as_str().unwrap().to_string(), h["score"].as_f64().unwrap()))
+                .collect()
+        };
+        let (a, b) = (scores(&a), scores(&b));
+        assert_eq!(a.len(), b.len());
+        for ((ta, sa), (tb, sb)) in a.iter().zip(&b) {
+            assert_eq!(ta, tb, "{q}: same ranking");
+            assert!((sa - sb).abs() < 1e-3, "{q}: cosine {sa} (host llm) vs {sb} (in-Wasm)");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 9);
+}
