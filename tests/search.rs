@@ -252,6 +252,22 @@ fn markdown_is_chunked_embedded_indexed_and_found_in_every_mode() {
             .status,
         404
     );
+
+    // Adding it again embeds nothing: every chunk's vector is in the cache.
+    let back = add(&host, ADMIN, "Flight", &edited, json!({}));
+    assert_eq!(back.status, 201, "{}", back.text);
+    assert_eq!(back.json["chunks_embedded"], 0, "{}", back.text);
+    let r = search(
+        &host,
+        ADMIN,
+        "/api/search/vector",
+        json!({"query": "what keeps an airplane up in the sky", "k": 1}),
+    );
+    assert_eq!(
+        r.json["data"][0]["document_id"], back.json["id"],
+        "{}",
+        r.text
+    );
 }
 
 #[test]
@@ -605,7 +621,10 @@ fn in_wasm_and_host_llm_backends_give_the_same_vectors() {
         "\"lode:pipeline/embed\" = { component = \"embed\" }",
         "\"lode:pipeline/embed\" = { component = \"embed-llm\" }",
     );
-    assert_ne!(manifest, swapped, "spin.toml wires lode:pipeline/embed to the embed component");
+    assert_ne!(
+        manifest, swapped,
+        "spin.toml wires lode:pipeline/embed to the embed component"
+    );
     let name = format!(".test-embed-llm-{}.toml", std::process::id());
     let path = lode_tests::repo().join(&name);
     std::fs::write(&path, swapped).unwrap();
@@ -613,7 +632,11 @@ fn in_wasm_and_host_llm_backends_give_the_same_vectors() {
     let wasm = start(&[]);
     std::fs::remove_file(&path).unwrap();
 
-    let queries = ["how do wings lift an aircraft", "fermented bread", "dense dead stars"];
+    let queries = [
+        "how do wings lift an aircraft",
+        "fermented bread",
+        "dense dead stars",
+    ];
     let mut compared = 0;
     for host in [&llm, &wasm] {
         for (title, text) in [("Flight", WINGS), ("Bread", BREAD), ("Stars", STARS)] {
@@ -622,17 +645,31 @@ fn in_wasm_and_host_llm_backends_give_the_same_vectors() {
     }
     for q in queries {
         let body = json!({"query": q, "mode": "vector", "k": 10});
-        let (a, b) = (search(&llm, ADMIN, "/api/search", body.clone()), search(&wasm, ADMIN, "/api/search", body));
+        let (a, b) = (
+            search(&llm, ADMIN, "/api/search", body.clone()),
+            search(&wasm, ADMIN, "/api/search", body),
+        );
         let scores = |r: &Reply| -> Vec<(String, f64)> {
-            r.json["data"].as_array().unwrap().iter()
-                .map(|h| (h["text"].as_str().unwrap().to_string(), h["score"].as_f64().unwrap()))
+            r.json["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| {
+                    (
+                        h["text"].as_str().unwrap().to_string(),
+                        h["score"].as_f64().unwrap(),
+                    )
+                })
                 .collect()
         };
         let (a, b) = (scores(&a), scores(&b));
         assert_eq!(a.len(), b.len());
         for ((ta, sa), (tb, sb)) in a.iter().zip(&b) {
             assert_eq!(ta, tb, "{q}: same ranking");
-            assert!((sa - sb).abs() < 1e-3, "{q}: cosine {sa} (host llm) vs {sb} (in-Wasm)");
+            assert!(
+                (sa - sb).abs() < 1e-3,
+                "{q}: cosine {sa} (host llm) vs {sb} (in-Wasm)"
+            );
             compared += 1;
         }
     }

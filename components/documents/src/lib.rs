@@ -144,7 +144,9 @@ async fn add(
         let location = format!("/api/documents/{}", existing.id);
         return Ok(Reply::json(200, with(&existing, json!({"duplicate": true}))).at(location));
     }
-    let records = pipeline::prepare(&input.content, pages, chunking, &HashMap::new())?;
+    let prepared =
+        pipeline::prepare(tenant, &input.content, pages, chunking, &HashMap::new()).await?;
+    let records = prepared.records;
     let doc = docs.create(input).await?;
     let model = pipeline::model();
     if let Err(e) = Index::new(sql, tenant, &model)
@@ -156,7 +158,7 @@ async fn add(
         return Err(e.into());
     }
     let location = format!("/api/documents/{}", doc.id);
-    let extra = json!({"duplicate": false, "chunk_count": records.len()});
+    let extra = json!({"duplicate": false, "chunk_count": records.len(), "chunks_embedded": prepared.embedded});
     Ok(Reply::json(201, with(&doc, extra)).at(location))
 }
 
@@ -177,8 +179,8 @@ async fn update(
     let model = pipeline::model();
     let index = Index::new(sql, tenant, &model);
     let stored = index.stored_hashes(id).await?;
-    let records = pipeline::prepare(&input.content, &[], chunking, &stored)?;
-    let embedded = records.iter().filter(|r| r.vector.is_some()).count();
+    let pipeline::Prepared { records, embedded } =
+        pipeline::prepare(tenant, &input.content, &[], chunking, &stored).await?;
     let doc = docs
         .update(id, input)
         .await?

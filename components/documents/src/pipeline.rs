@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use lode_api::{ApiError, ErrorCode};
 use lode_index::ChunkRecord;
+use lode_store::Tenant;
 use lode_store::ids::sha256_hex;
 
 use crate::lode::pipeline::{chunk, embed, extract};
@@ -91,13 +92,15 @@ pub fn model() -> String {
 
 /// Chunk `markdown` and embed the chunks that `stored` (ordinal → sha256 of
 /// chunks already indexed with a vector) does not already hold, so an edit
-/// re-embeds only what changed.
-pub fn prepare(
+/// re-embeds only what changed; texts the tenant embedded before come from
+/// the vector cache.
+pub async fn prepare(
+    tenant: &Tenant,
     markdown: &str,
     pages: &[extract::PageSpan],
     chunking: Chunking,
     stored: &HashMap<i64, String>,
-) -> Result<Vec<ChunkRecord>, ApiError> {
+) -> Result<Prepared, ApiError> {
     let spans: Vec<chunk::PageSpan> = pages
         .iter()
         .map(|p| chunk::PageSpan {
@@ -131,15 +134,82 @@ pub fn prepare(
     let todo: Vec<usize> = (0..records.len())
         .filter(|&i| stored.get(&records[i].ordinal) != Some(&records[i].sha256))
         .collect();
-    if todo.is_empty() {
-        return Ok(records);
+    let cache = VectorCache::open(tenant).await;
+    let mut missing = Vec::new();
+    for i in todo {
+        match cache.get(&records[i].sha256).await {
+            Some(v) => records[i].vector = Some(v),
+            None => missing.push(i),
+        }
     }
-    let texts: Vec<String> = todo.iter().map(|&i| records[i].text.clone()).collect();
+    if missing.is_empty() {
+        return Ok(Prepared {
+            records,
+            embedded: 0,
+        });
+    }
+    let texts: Vec<String> = missing.iter().map(|&i| records[i].text.clone()).collect();
     let vectors = embed(&texts)?;
-    for (i, v) in todo.into_iter().zip(vectors) {
+    let embedded = missing.len();
+    for (i, v) in missing.into_iter().zip(vectors) {
+        cache.set(&records[i].sha256, &v).await;
         records[i].vector = Some(v);
     }
-    Ok(records)
+    Ok(Prepared { records, embedded })
+}
+
+/// A document's chunk records, and how many of them the model had to embed
+/// (the rest were indexed already or came from the vector cache).
+pub struct Prepared {
+    /// Every chunk, in order.
+    pub records: Vec<ChunkRecord>,
+    /// Chunks embedded by this request.
+    pub embedded: usize,
+}
+
+/// Vectors already computed for this tenant, by sha256 of the chunk text, in
+/// Spin's key-value store: text that was embedded once (in any document, or
+/// before a delete and re-upload) is never embedded again. A cache failure is
+/// only logged: it costs an embedding, never an ingestion.
+struct VectorCache {
+    store: Option<spin_sdk::key_value::Store>,
+    prefix: String,
+}
+
+impl VectorCache {
+    async fn open(tenant: &Tenant) -> VectorCache {
+        let store = spin_sdk::key_value::Store::open_default()
+            .await
+            .map_err(|e| eprintln!("vector cache unavailable: {e:?}"))
+            .ok();
+        VectorCache {
+            store,
+            prefix: format!("vec:{}:{}:", embed::model(), tenant.as_str()),
+        }
+    }
+
+    async fn get(&self, sha256: &str) -> Option<Vec<f32>> {
+        let bytes = self
+            .store
+            .as_ref()?
+            .get(format!("{}{sha256}", self.prefix))
+            .await
+            .ok()??;
+        lode_index::decode(&bytes)
+    }
+
+    async fn set(&self, sha256: &str, vector: &[f32]) {
+        if let Some(store) = &self.store
+            && let Err(e) = store
+                .set(
+                    format!("{}{sha256}", self.prefix),
+                    lode_index::encode(vector),
+                )
+                .await
+        {
+            eprintln!("vector cache write failed: {e:?}");
+        }
+    }
 }
 
 /// Embed `texts` with the composed embed step.
