@@ -19,7 +19,7 @@ fn main() -> anyhow::Result<()> {
         start.elapsed().as_secs_f64() * 1e3
     );
     embedder.embed(&sentences[..1])?; // warm
-    for batch in [1usize, 32] {
+    for batch in [1usize, 8, 32] {
         let start = Instant::now();
         for group in sentences.chunks(batch) {
             embedder.embed(group)?;

@@ -17,7 +17,7 @@ spin_sdk::wit_bindgen::generate!({
 /// the two backends' vectors may be mixed in one index.
 const MODEL_ID: &str = "all-MiniLM-L6-v2";
 const DIMENSIONS: u32 = 384;
-/// Texts per host call, matching the host's batch size.
+/// Texts per host call: bounds the size of one call's arguments and results.
 const BATCH: usize = 32;
 
 struct Embedder;
