@@ -529,25 +529,8 @@ fn headers_only(host: &Host, head: &str) -> String {
         .set_read_timeout(Some(std::time::Duration::from_secs(60)))
         .unwrap();
     stream.write_all(head.as_bytes()).unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut response = String::new();
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return response;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-        response.push_str(&line);
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    response + &String::from_utf8_lossy(&body)
+    let (head, body) = read_message(&stream);
+    head + &String::from_utf8_lossy(&body)
 }
 
 /// A one-thread HTTP server for the URL-ingestion test: `/page` is HTML,
@@ -650,49 +633,156 @@ fn urls_are_fetched_through_the_allow_list_with_bounded_redirects() {
     );
 }
 
-/// The in-Wasm tract backend and the host's `fermyon:spin/llm` backend run the
-/// same model: the same query over the same documents scores the same (the
-/// scores are cosines of their vectors, so equal scores mean equal vectors up
-/// to rounding).
+/// Chunking comes from the tenant's settings unless the request overrides
+/// it; an editor cannot change settings, and other tenants keep the defaults.
 #[test]
-fn in_wasm_and_host_llm_backends_give_the_same_vectors() {
+fn tenant_chunking_settings_apply_unless_the_request_overrides_them() {
+    let host = start(&[]);
+    let key = |tenant: &str, role: &str| {
+        let r = host.json(
+            "POST",
+            "/api/keys",
+            ADMIN,
+            &json!({"tenant": tenant, "name": "t", "role": role}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json["key"].as_str().unwrap().to_string()
+    };
+    let (admin, editor, other) = (
+        key("acme", "admin"),
+        key("acme", "editor"),
+        key("globex", "editor"),
+    );
+    let settings = host.get("/api/settings", Some(&editor));
+    assert_eq!(settings.status, 200, "{}", settings.text);
+    assert_eq!(
+        settings.json["chunking"],
+        json!({"target_tokens": 200, "overlap": 0.15})
+    );
+    assert_eq!(settings.json["updated_at"], Value::Null);
+
+    // A document of ~40 short sentences, varied so no two documents dedupe.
+    let text = |tag: &str| -> String {
+        (0..40)
+            .map(|i| {
+                format!("Sentence {i} of the {tag} report describes valve number {i} in detail. ")
+            })
+            .collect()
+    };
+    let chunks = |key: &str, path: &str, tag: &str| -> u64 {
+        let r = host.json(
+            "POST",
+            path,
+            key,
+            &json!({"title": tag, "content": text(tag), "content_type": "text/plain"}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json["chunk_count"].as_u64().unwrap()
+    };
+    let default = chunks(&editor, "/api/documents", "first");
+
+    let small = json!({"chunking": {"target_tokens": 32, "overlap": 0.0}});
+    let r = host.json("PUT", "/api/settings", &editor, &small);
+    assert_eq!(
+        r.status, 403,
+        "an editor may not change settings: {}",
+        r.text
+    );
+    let r = host.json("PUT", "/api/settings", &admin, &small);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["chunking"], small["chunking"]);
+    assert!(r.json["updated_at"].is_string());
+    for bad in [
+        json!({"chunking": {"target_tokens": 1000, "overlap": 0.1}}),
+        json!({"chunking": {"target_tokens": 100, "overlap": 0.9}}),
+        json!({"chunkng": {}}),
+    ] {
+        let r = host.json("PUT", "/api/settings", &admin, &bad);
+        assert_eq!(r.status, 422, "{bad}: {}", r.text);
+    }
+    assert_eq!(
+        host.get("/api/settings", Some(&admin)).json["chunking"],
+        small["chunking"]
+    );
+
+    let tenant_small = chunks(&editor, "/api/documents", "second");
+    assert!(
+        tenant_small >= 3 * default,
+        "32-token chunks: {tenant_small}, default: {default}"
+    );
+    let overridden = chunks(
+        &editor,
+        "/api/documents?chunk_tokens=200&chunk_overlap=0.15",
+        "third",
+    );
+    assert_eq!(
+        overridden, default,
+        "the request overrides the tenant setting"
+    );
+    let r = host.json(
+        "POST",
+        "/api/documents?chunk_tokens=9999",
+        &editor,
+        &json!({"title": "x", "content": "x", "content_type": "text/plain"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(
+        chunks(&other, "/api/documents", "fourth"),
+        default,
+        "other tenants keep the defaults"
+    );
+}
+
+/// Start a host whose documents and search components use the embed step
+/// `component` instead of the in-Wasm default.
+fn start_with_embed(component: &str, extra: &[(&str, &str)]) -> Host {
     let manifest = std::fs::read_to_string(lode_tests::repo().join("spin.toml")).unwrap();
     let swapped = manifest.replace(
         "\"lode:pipeline/embed\" = { component = \"embed\" }",
-        "\"lode:pipeline/embed\" = { component = \"embed-llm\" }",
+        &format!("\"lode:pipeline/embed\" = {{ component = \"{component}\" }}"),
     );
     assert_ne!(
         manifest, swapped,
         "spin.toml wires lode:pipeline/embed to the embed component"
     );
-    let name = format!(".test-embed-llm-{}.toml", std::process::id());
+    let name = format!(".test-{component}-{}.toml", std::process::id());
     let path = lode_tests::repo().join(&name);
     std::fs::write(&path, swapped).unwrap();
-    let llm = Host::start(&name, &[("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN)]);
-    let wasm = start(&[]);
+    let mut env = vec![("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN)];
+    env.extend_from_slice(extra);
+    let host = Host::start(&name, &env);
     std::fs::remove_file(&path).unwrap();
+    host
+}
 
-    let queries = [
+/// Index the same documents on `other` and on the default in-Wasm backend,
+/// and check that the same queries rank the same chunks with the same scores
+/// (the scores are cosines of their vectors, so equal scores mean equal
+/// vectors up to rounding).
+fn assert_same_vectors_as_in_wasm(other: &Host, label: &str) {
+    let wasm = start(&[]);
+    for host in [other, &wasm] {
+        for (title, text) in [("Flight", WINGS), ("Bread", BREAD), ("Stars", STARS)] {
+            let r = add(host, ADMIN, title, text, json!({}));
+            assert_eq!(r.status, 201, "{label}: {}", r.text);
+        }
+    }
+    let mut compared = 0;
+    for q in [
         "how do wings lift an aircraft",
         "fermented bread",
         "dense dead stars",
-    ];
-    let mut compared = 0;
-    for host in [&llm, &wasm] {
-        for (title, text) in [("Flight", WINGS), ("Bread", BREAD), ("Stars", STARS)] {
-            assert_eq!(add(host, ADMIN, title, text, json!({})).status, 201);
-        }
-    }
-    for q in queries {
+    ] {
         let body = json!({"query": q, "mode": "vector", "k": 10});
         let (a, b) = (
-            search(&llm, ADMIN, "/api/search", body.clone()),
+            search(other, ADMIN, "/api/search", body.clone()),
             search(&wasm, ADMIN, "/api/search", body),
         );
+        assert_eq!(a.json["model"], "all-MiniLM-L6-v2", "{label}: {}", a.text);
         let scores = |r: &Reply| -> Vec<(String, f64)> {
             r.json["data"]
                 .as_array()
-                .unwrap()
+                .unwrap_or_else(|| panic!("{label}: {}", r.text))
                 .iter()
                 .map(|h| {
                     (
@@ -708,10 +798,182 @@ fn in_wasm_and_host_llm_backends_give_the_same_vectors() {
             assert_eq!(ta, tb, "{q}: same ranking");
             assert!(
                 (sa - sb).abs() < 1e-3,
-                "{q}: cosine {sa} (host llm) vs {sb} (in-Wasm)"
+                "{q}: cosine {sa} ({label}) vs {sb} (in-Wasm)"
             );
             compared += 1;
         }
     }
     assert!(compared >= 9);
+}
+
+/// The in-Wasm tract backend and the host's `fermyon:spin/llm` backend run the
+/// same model and give the same vectors.
+#[test]
+fn in_wasm_and_host_llm_backends_give_the_same_vectors() {
+    let llm = start_with_embed("embed-llm", &[]);
+    assert_same_vectors_as_in_wasm(&llm, "host llm");
+}
+
+/// A small OpenAI-compatible embeddings server (the wire format of
+/// <https://platform.openai.com/docs/api-reference/embeddings/create>) that
+/// runs all-MiniLM-L6-v2 natively, as TEI or vLLM would on a GPU box. It
+/// wants `Authorization: Bearer KEY`, answers the first request with `429`
+/// and `Retry-After: 0` (the client must retry), returns items in reverse
+/// order (the client must sort by `index`), and counts the texts it embedded.
+struct EmbeddingsServer {
+    port: u16,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+const EMBED_KEY: &str = "sk-test-embeddings";
+
+impl EmbeddingsServer {
+    fn start() -> EmbeddingsServer {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let model = std::sync::Arc::new(
+            lode_embed::Embedder::load_dir(&lode_tests::repo().join("models")).unwrap(),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = std::sync::Arc::new(AtomicUsize::new(0));
+        let count = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (model, count) = (model.clone(), count.clone());
+                std::thread::spawn(move || {
+                    let n = count.fetch_add(1, Ordering::SeqCst);
+                    let (head, body) = read_message(&stream);
+                    let (status, extra, reply) = if !head.starts_with("POST /v1/embeddings ") {
+                        (404, "", json!({"error": {"message": "no such route"}}))
+                    } else if !head.to_ascii_lowercase().contains(&format!(
+                        "authorization: bearer {}",
+                        EMBED_KEY.to_ascii_lowercase()
+                    )) {
+                        // OpenAI echoes the key it was given in this message.
+                        let given = head
+                            .lines()
+                            .find(|l| l.to_ascii_lowercase().starts_with("authorization: bearer "))
+                            .map_or("", |l| l["authorization: bearer ".len()..].trim());
+                        (
+                            401,
+                            "",
+                            json!({"error": {"message": format!("Incorrect API key provided: {given}.")}}),
+                        )
+                    } else if n == 0 {
+                        (
+                            429,
+                            "Retry-After: 0\r\n",
+                            json!({"error": {"message": "Rate limit reached"}}),
+                        )
+                    } else {
+                        let request: Value = serde_json::from_slice(&body).unwrap();
+                        assert_eq!(request["model"], "sentence-transformers/all-MiniLM-L6-v2");
+                        assert_eq!(request["encoding_format"], "float");
+                        let texts: Vec<&str> = request["input"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|t| t.as_str().unwrap())
+                            .collect();
+                        let vectors = model.embed(&texts).unwrap();
+                        let data: Vec<Value> = vectors
+                            .iter()
+                            .enumerate()
+                            .rev()
+                            .map(
+                                |(i, v)| json!({"object": "embedding", "index": i, "embedding": v}),
+                            )
+                            .collect();
+                        (
+                            200,
+                            "",
+                            json!({"object": "list", "data": data, "model": request["model"],
+                            "usage": {"prompt_tokens": 0, "total_tokens": 0}}),
+                        )
+                    };
+                    let reply = reply.to_string();
+                    let mut stream = stream;
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                        reply.len()
+                    );
+                });
+            }
+        });
+        EmbeddingsServer { port, requests }
+    }
+}
+
+/// One HTTP/1.1 message's head and its `Content-Length` body.
+fn read_message(stream: &std::net::TcpStream) -> (String, Vec<u8>) {
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return (head, Vec::new()); // closed before the head ended
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (head, body)
+}
+
+/// The remote backend speaks the OpenAI embeddings protocol through the
+/// allow-list, retries a 429, and gives the in-Wasm backend's vectors.
+#[test]
+fn remote_openai_compatible_backend_gives_the_same_vectors() {
+    let server = EmbeddingsServer::start();
+    let origin = format!("http://127.0.0.1:{}", server.port);
+    let remote = start_with_embed(
+        "embed-openai",
+        &[
+            ("SPIN_VARIABLE_EMBED_API_ORIGIN", &origin),
+            ("SPIN_VARIABLE_EMBED_API_KEY", EMBED_KEY),
+        ],
+    );
+    assert_same_vectors_as_in_wasm(&remote, "remote OpenAI-compatible");
+    let served = server.requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        served >= 5,
+        "3 documents + 3 queries + one 429, got {served}"
+    );
+
+    // A wrong key is a clear error, not a silent empty index.
+    let wrong = start_with_embed(
+        "embed-openai",
+        &[
+            ("SPIN_VARIABLE_EMBED_API_ORIGIN", &origin),
+            ("SPIN_VARIABLE_EMBED_API_KEY", "sk-wrong"),
+        ],
+    );
+    let r = add(&wrong, ADMIN, "Bread", BREAD, json!({}));
+    assert_eq!(r.status, 503, "{}", r.text);
+    let log = wrong.log();
+    assert!(
+        log.contains("Incorrect API key provided: [redacted]"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("sk-wrong"),
+        "the key must never reach the log: {log}"
+    );
+    // The documents component refuses to fetch from the embeddings API.
+    let r = wrong.json(
+        "POST",
+        "/api/documents/from-url",
+        ADMIN,
+        &json!({"url": format!("{origin}/v1/embeddings")}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
 }

@@ -33,10 +33,21 @@ pub fn parse_url(url: &str) -> Result<url::Url, ApiError> {
     }
 }
 
-/// GET `url`, following up to [`MAX_REDIRECTS`] redirects (each checked again).
-pub async fn fetch(url: url::Url, limit: BodyLimit) -> Result<Fetched, ApiError> {
+/// GET `url`, following up to [`MAX_REDIRECTS`] redirects (each checked
+/// again). `refused` is an origin in the component's allow-list for another
+/// purpose (the embeddings API): users may not make Lode fetch from it.
+pub async fn fetch(
+    url: url::Url,
+    limit: BodyLimit,
+    refused: Option<url::Origin>,
+) -> Result<Fetched, ApiError> {
     let mut url = url;
     for _ in 0..=MAX_REDIRECTS {
+        if refused.as_ref() == Some(&url.origin()) {
+            return Err(ApiError::invalid(format!(
+                "{url} is on the embeddings API's origin, which documents are never fetched from"
+            )));
+        }
         let request = http::Request::get(url.as_str())
             .header(
                 "accept",

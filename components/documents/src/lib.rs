@@ -15,12 +15,11 @@ use std::collections::HashMap;
 use lode_api::{ApiError, ErrorCode, Pattern};
 use lode_auth::{Action, Principal};
 use lode_common::{
-    ApiCall, ApiRequest, Reply, SpinSql, api_call_with_uploads, respond, upload_limit,
+    ApiCall, ApiRequest, Reply, SpinSql, api_call_with_uploads, respond, upload_limit, variable,
 };
 use lode_index::Index;
 use lode_store::ids::sha256_hex;
-use lode_store::{Document, DocumentInput, Documents, ListQuery, Tenant};
-use pipeline::Chunking;
+use lode_store::{Chunking, Document, DocumentInput, Documents, ListQuery, Settings, Tenant};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 use spin_sdk::http::{IntoResponse, Method, Request};
@@ -70,7 +69,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
                 &who.tenant,
                 input,
                 &[],
-                Chunking::from_query(&req.query)?,
+                chunking(&sql, &who.tenant, &req.query).await?,
             )
             .await
         }
@@ -91,7 +90,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
                 &who.tenant,
                 id,
                 input,
-                Chunking::from_query(&req.query)?,
+                chunking(&sql, &who.tenant, &req.query).await?,
             )
             .await
         }
@@ -207,7 +206,7 @@ async fn upload(sql: &SpinSql, tenant: &Tenant, req: &ApiRequest) -> Result<Repl
     if req.body.is_empty() {
         return Err(ApiError::invalid("the upload is empty"));
     }
-    let options = UploadQuery::parse(&req.query)?;
+    let options = UploadQuery::parse(&req.query, tenant_chunking(sql, tenant).await?)?;
     let filename = options.filename.clone().or_else(|| {
         req.header("content-disposition")
             .and_then(disposition_filename)
@@ -233,9 +232,11 @@ async fn from_url(sql: &SpinSql, tenant: &Tenant, req: &ApiRequest) -> Result<Re
     }
     let body: FromUrl = req.json(lode_common::body_limit().await?)?;
     let url = fetch::parse_url(&body.url)?;
-    let fetched = fetch::fetch(url, upload_limit().await?).await?;
+    let embed_api = variable("embed_api_url").await?;
+    let refused = url::Url::parse(&embed_api).ok().map(|u| u.origin());
+    let fetched = fetch::fetch(url, upload_limit().await?, refused).await?;
     let extracted = pipeline::extract(&fetched.bytes, &fetched.media_type, None)?;
-    let mut options = UploadQuery::parse(&req.query)?;
+    let mut options = UploadQuery::parse(&req.query, tenant_chunking(sql, tenant).await?)?;
     options.title = body.title.or(options.title);
     options.metadata.extend(body.metadata.unwrap_or_default());
     let mut source = Map::new();
@@ -295,6 +296,16 @@ async fn ingest_extracted(
     Ok(reply)
 }
 
+/// The chunking for one request: the tenant's settings, overridden by
+/// `?chunk_tokens=&chunk_overlap=`.
+async fn chunking(sql: &SpinSql, tenant: &Tenant, query: &str) -> Result<Chunking, ApiError> {
+    tenant_chunking(sql, tenant).await?.with_query(query)
+}
+
+async fn tenant_chunking(sql: &SpinSql, tenant: &Tenant) -> Result<Chunking, ApiError> {
+    Ok(Settings::new(sql, tenant).get().await?.settings.chunking)
+}
+
 /// Query parameters of the upload routes.
 struct UploadQuery {
     title: Option<String>,
@@ -304,12 +315,13 @@ struct UploadQuery {
 }
 
 impl UploadQuery {
-    fn parse(query: &str) -> Result<UploadQuery, ApiError> {
+    /// `base` is the tenant's chunking, which `chunk_*` parameters override.
+    fn parse(query: &str, base: Chunking) -> Result<UploadQuery, ApiError> {
         let mut q = UploadQuery {
             title: None,
             filename: None,
             metadata: Map::new(),
-            chunking: Chunking::from_query(query)?,
+            chunking: base.with_query(query)?,
         };
         for (k, v) in lode_api::query::pairs(query) {
             match k.as_str() {

@@ -10,55 +10,10 @@ use lode_store::Tenant;
 use lode_store::ids::sha256_hex;
 
 use crate::lode::pipeline::{chunk, embed, extract};
+use lode_store::Chunking;
 
 /// Pages a PDF may have before it is refused.
 const MAX_PAGES: u32 = 2000;
-
-/// Per-request chunking choices (`?chunk_tokens=&chunk_overlap=`); the step
-/// clamps them to what the model's window allows.
-#[derive(Debug, Clone, Copy)]
-pub struct Chunking {
-    /// Target tokens per chunk.
-    pub target_tokens: u32,
-    /// Share of the target repeated at the start of the next chunk.
-    pub overlap: f32,
-}
-
-impl Default for Chunking {
-    fn default() -> Self {
-        Chunking {
-            target_tokens: 200,
-            overlap: 0.15,
-        }
-    }
-}
-
-impl Chunking {
-    /// Read `chunk_tokens` and `chunk_overlap` from a query string.
-    pub fn from_query(query: &str) -> Result<Chunking, ApiError> {
-        let mut c = Chunking::default();
-        for (k, v) in lode_api::query::pairs(query) {
-            match k.as_str() {
-                "chunk_tokens" => {
-                    c.target_tokens = v
-                        .parse()
-                        .ok()
-                        .filter(|n| (16..=254).contains(n))
-                        .ok_or_else(|| ApiError::invalid("chunk_tokens must be 16-254"))?
-                }
-                "chunk_overlap" => {
-                    c.overlap = v
-                        .parse()
-                        .ok()
-                        .filter(|f: &f32| (0.0..=0.5).contains(f))
-                        .ok_or_else(|| ApiError::invalid("chunk_overlap must be 0-0.5"))?
-                }
-                _ => {}
-            }
-        }
-        Ok(c)
-    }
-}
 
 /// A document turned into Markdown by the extract step.
 pub type Extracted = extract::Extracted;
@@ -111,7 +66,7 @@ pub async fn prepare(
         .collect();
     let options = chunk::Options {
         target_tokens: chunking.target_tokens,
-        overlap: chunking.overlap,
+        overlap: chunking.overlap as f32,
         max_tokens: 254,
     };
     let mut records: Vec<ChunkRecord> = chunk::split(markdown, &spans, options)

@@ -42,7 +42,7 @@ impl Role {
         match action {
             Action::Read => true,
             Action::Write => matches!(self, Role::Editor | Role::Admin),
-            Action::ManageKeys => self == Role::Admin,
+            Action::ManageKeys | Action::Configure => self == Role::Admin,
         }
     }
 }
@@ -56,6 +56,8 @@ pub enum Action {
     Write,
     /// Create, list, revoke API keys.
     ManageKeys,
+    /// Change the tenant's settings (they shape every later ingestion).
+    Configure,
 }
 
 /// An authenticated caller.

@@ -109,6 +109,9 @@ fn linker(engine: &Engine) -> Result<Linker<Ctx>> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi::p3::add_to_linker(&mut linker)?;
     wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+    // Outbound wasi:http@0.2 too (synchronous steps use it); the same hooks,
+    // so the same allow-list, apply to both versions.
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     spin_apis::add_to_linker(&mut linker, spin_view)?;
     Ok(linker)
 }

@@ -1,7 +1,8 @@
 //! The Spin host interfaces a component may import, implemented for the local
 //! host from the WIT that spin-sdk 7 ships (copied to `crates/host/wit/deps`):
 //! `spin:sqlite@3.1.0`, `spin:key-value@3.0.0`, `spin:variables@3.0.0`,
-//! `spin:redis@3.0.0`.
+//! `spin:redis@3.0.0`, and from Spin 2's WIT `fermyon:spin/llm@2.0.0` and
+//! `fermyon:spin/variables@2.0.0`, which Spin 3+ still serves.
 //!
 //! Capability checks follow Spin's factors: opening a database or store the
 //! component did not declare is `access-denied` (factor-sqlite `open_impl`,
@@ -29,6 +30,7 @@ pub mod bindings {
                 import spin:variables/variables@3.0.0;
                 import spin:redis/redis@3.0.0;
                 import fermyon:spin/llm@2.0.0;
+                import fermyon:spin/variables@2.0.0;
             }
         "#,
         path: [
@@ -52,6 +54,7 @@ pub mod bindings {
 }
 
 use bindings::fermyon::spin::llm;
+use bindings::fermyon::spin::variables as vars2;
 use bindings::spin::key_value::key_value as kv;
 use bindings::spin::redis::redis as rd;
 use bindings::spin::sqlite::sqlite as sq;
@@ -401,6 +404,18 @@ impl<D> vars::HostWithStore<D> for SpinHost {
                 Lookup::InvalidName(m) => Err(vars::Error::InvalidName(m)),
                 Lookup::Undefined(m) => Err(vars::Error::Undefined(m)),
             })
+        })
+    }
+}
+
+/// Spin 2's synchronous `fermyon:spin/variables@2.0.0`, which Spin 3+ still
+/// serves; the same lookup as `spin:variables@3.0.0`.
+impl vars2::Host for SpinView<'_> {
+    fn get(&mut self, name: String) -> wasmtime::Result<Result<String, vars2::Error>> {
+        Ok(match lookup(&self.caps.id, &self.caps.variables, &name) {
+            Lookup::Found(v) => Ok(v),
+            Lookup::InvalidName(m) => Err(vars2::Error::InvalidName(m)),
+            Lookup::Undefined(m) => Err(vars2::Error::Undefined(m)),
         })
     }
 }

@@ -9,10 +9,12 @@ pub mod ids;
 pub mod migrate;
 #[cfg(feature = "rusqlite")]
 pub mod rusqlite_sql;
+pub mod settings;
 pub mod sql;
 pub mod tenant;
 
 pub use documents::{Document, DocumentInput, Documents, ListQuery, Page, VersionInfo};
 pub use migrate::migrate;
+pub use settings::{Chunking, Settings, StoredSettings, TenantSettings};
 pub use sql::{Row, Sql, StoreError, Value};
 pub use tenant::Tenant;

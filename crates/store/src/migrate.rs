@@ -108,6 +108,15 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "find live documents by content hash (deduplication)",
         statements: &["CREATE INDEX documents_by_hash ON documents (tenant, content_sha256)"],
     },
+    Migration {
+        version: 4,
+        name: "per-tenant settings",
+        statements: &["CREATE TABLE tenant_settings (
+            tenant TEXT PRIMARY KEY,
+            settings TEXT NOT NULL,
+            updated_at INTEGER NOT NULL
+        )"],
+    },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -175,9 +184,9 @@ mod tests {
     fn applies_once_and_is_idempotent() {
         let db = RusqliteSql::memory();
         RusqliteSql::block_on(async {
-            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2, 3]);
+            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2, 3, 4]);
             assert!(migrate(&db).await.unwrap().is_empty());
-            assert_eq!(current_version(&db).await.unwrap(), 3);
+            assert_eq!(current_version(&db).await.unwrap(), 4);
         });
     }
 

@@ -1,0 +1,34 @@
+//! The tenant settings API: `GET /api/settings` (any role) and
+//! `PUT /api/settings` (admin role), the defaults that the tenant's
+//! ingestion requests start from.
+
+use lode_api::{ApiError, Pattern};
+use lode_auth::Action;
+use lode_common::{ApiCall, Reply, api_call, body_limit, respond};
+use lode_store::{Settings, TenantSettings};
+use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http_service;
+
+const ROUTES: &[Pattern] = &[Pattern("/api/settings")];
+
+#[http_service]
+async fn handle(req: Request) -> impl IntoResponse {
+    respond(serve(req).await)
+}
+
+async fn serve(req: Request) -> Result<Reply, ApiError> {
+    let ApiCall { req, sql, who, .. } = api_call(req, ROUTES).await?;
+    let settings = Settings::new(&sql, &who.tenant);
+    match req.method {
+        Method::GET => {
+            who.require(Action::Read)?;
+            Ok(Reply::json(200, settings.get().await?))
+        }
+        Method::PUT => {
+            who.require(Action::Configure)?;
+            let new = req.json::<TenantSettings>(body_limit().await?)?;
+            Ok(Reply::json(200, settings.put(new).await?))
+        }
+        _ => Err(ApiError::method_not_allowed(&["GET", "PUT"])),
+    }
+}
