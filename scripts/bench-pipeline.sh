@@ -4,6 +4,8 @@
 #   - embedding throughput (sentences/s, batch 1 and 32): native tract, ONNX
 #     Runtime (Python, one thread) as the outside reference, and in-Wasm tract
 #     through lode-host (batch 32 = one document of 32 one-sentence chunks);
+#   - a one-sentence query embedded in a fresh instance of the embed step
+#     (instantiation + embed call), with and without pre-initialisation;
 #   - a one-sentence query through lode-host, with and without the embed
 #     step's pre-initialisation (p50/p99 of POST /api/search/vector, which
 #     includes instantiation, embedding and a search of a small index);
@@ -26,6 +28,18 @@ if ! python3 -c 'import onnxruntime, tokenizers, numpy' 2>/dev/null; then
   pip install -q onnxruntime==1.31.1 tokenizers numpy >/dev/null
 fi
 python3 scripts/bench_onnxruntime.py "$work/sentences.txt" models
+
+# --- the embed step alone: one query in a fresh instance each time -------------
+# (lode-host's engine: pooling allocator, copy-on-write memory images)
+cargo build --release -q -p lode-host --example embed_startup
+for q in "how does a wing produce lift at low airspeed" \
+         "what similarity laws must be obeyed when constructing aeroelastic models of heated high speed aircraft"; do
+  for step in lode_step_embed_tract.wizened lode_step_embed_tract; do
+    echo "wasm    embed step $step.wasm:"
+    LODE_COMPILE_CACHE="$PWD/target/lode-test-compile-cache" \
+      target/release/examples/embed_startup "target/wasm32-wasip2/release/$step.wasm" 30 "$q" | sed -n '2,$p'
+  done
+done
 
 # --- through lode-host ---------------------------------------------------------
 start_host() { # manifest port
