@@ -29,7 +29,9 @@ impl WasiView for Ctx {
 #[tokio::main]
 async fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().context("usage: embed_startup STEP.wasm [N] [QUERY]")?;
+    let path = args
+        .next()
+        .context("usage: embed_startup STEP.wasm [N] [QUERY]")?;
     let n: usize = args.next().map_or(Ok(50), |s| s.parse())?;
     let query = args
         .next()
@@ -61,11 +63,17 @@ async fn main() -> Result<()> {
         let idx = instance
             .get_export_index(&mut store, Some(&iface), "embed")
             .context("no embed function")?;
-        let func = instance.get_func(&mut store, idx).context("embed is not a function")?;
+        let func = instance
+            .get_func(&mut store, idx)
+            .context("embed is not a function")?;
         let instantiated = ms(t);
         let mut out = [Val::Bool(false)];
-        func.call_async(&mut store, &[Val::List(vec![Val::String(query.clone())])], &mut out)
-            .await?;
+        func.call_async(
+            &mut store,
+            &[Val::List(vec![Val::String(query.clone())])],
+            &mut out,
+        )
+        .await?;
         let Val::Result(Ok(Some(_))) = &out[0] else {
             anyhow::bail!("embed failed: {:?}", out[0]);
         };

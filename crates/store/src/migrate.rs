@@ -117,6 +117,56 @@ pub const MIGRATIONS: &[Migration] = &[
             updated_at INTEGER NOT NULL
         )"],
     },
+    Migration {
+        version: 5,
+        name: "ingestion jobs, their events, and stored originals",
+        statements: &[
+            // The source of truth for asynchronous ingestion (crates/jobs);
+            // Redis messages only wake workers up.
+            "CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            batch_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            attempts INTEGER NOT NULL,
+            max_attempts INTEGER NOT NULL,
+            next_attempt_at INTEGER NOT NULL,
+            lease_until INTEGER,
+            worker TEXT,
+            step TEXT,
+            percent INTEGER NOT NULL,
+            last_error TEXT,
+            request TEXT NOT NULL,
+            blob_id TEXT,
+            document_id TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )",
+            "CREATE INDEX jobs_by_tenant ON jobs (tenant, status, created_at, id)",
+            "CREATE INDEX jobs_by_batch ON jobs (tenant, batch_id)",
+            "CREATE INDEX jobs_runnable ON jobs (status, priority, next_attempt_at)",
+            "CREATE TABLE job_events (
+            job_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            step TEXT,
+            percent INTEGER NOT NULL,
+            message TEXT,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (job_id, seq)
+        )",
+            // Uploaded originals, so a job can be re-run without the client.
+            "CREATE TABLE blobs (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL,
+            bytes BLOB NOT NULL,
+            created_at INTEGER NOT NULL
+        )",
+        ],
+    },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -184,9 +234,9 @@ mod tests {
     fn applies_once_and_is_idempotent() {
         let db = RusqliteSql::memory();
         RusqliteSql::block_on(async {
-            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2, 3, 4]);
+            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2, 3, 4, 5]);
             assert!(migrate(&db).await.unwrap().is_empty());
-            assert_eq!(current_version(&db).await.unwrap(), 4);
+            assert_eq!(current_version(&db).await.unwrap(), 5);
         });
     }
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 use exports::lode::pipeline::embed::{Embeddings, Guest};
 use fermyon::spin::variables;
 use lode_llm::embeddings::{Request, error_message, model_id, parse_response};
-use lode_llm::retry::{Backoff, is_retryable};
+use lode_retry::{Backoff, is_retryable};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
     FutureIncomingResponse, IncomingResponse, Method, OutgoingBody, OutgoingRequest,

@@ -1,5 +1,6 @@
-//! When to retry a provider call and how long to wait: exponential backoff
-//! with jitter, or the server's own `Retry-After` when it gives one.
+//! When to retry and how long to wait: exponential backoff with jitter, or
+//! the server's own `Retry-After` when it gives one. Shared by the provider
+//! clients (a failed HTTP call) and the ingestion jobs (a failed attempt).
 
 use std::time::Duration;
 

@@ -1,0 +1,310 @@
+use std::time::Duration;
+
+use lode_store::rusqlite_sql::RusqliteSql;
+use lode_store::{Chunking, Tenant, migrate};
+use serde_json::Map;
+
+use crate::*;
+
+const LEASE: Duration = Duration::from_secs(30);
+const STALE: Duration = Duration::from_secs(10);
+
+fn request(name: &str) -> JobRequest {
+    JobRequest {
+        filename: Some(name.to_string()),
+        media_type: Some("text/plain".to_string()),
+        url: None,
+        title: None,
+        metadata: Map::new(),
+        chunking: Chunking::default(),
+    }
+}
+
+fn new_job(name: &str, priority: Priority) -> NewJob {
+    NewJob {
+        request: request(name),
+        priority,
+        original: Some(format!("the bytes of {name}").into_bytes()),
+    }
+}
+
+fn setup() -> (RusqliteSql, Tenant, Tenant) {
+    let db = RusqliteSql::memory();
+    RusqliteSql::block_on(migrate(&db)).unwrap();
+    (
+        db,
+        Tenant::parse("acme").unwrap(),
+        Tenant::parse("globex").unwrap(),
+    )
+}
+
+#[test]
+fn a_batch_is_stored_with_its_originals_and_scoped_to_its_tenant() {
+    let (db, acme, globex) = setup();
+    RusqliteSql::block_on(async {
+        let jobs = Jobs::new(&db, &acme);
+        let (batch, created) = jobs
+            .enqueue(
+                vec![
+                    new_job("a.txt", Priority::Normal),
+                    new_job("b.txt", Priority::Urgent),
+                ],
+                3,
+                1_000,
+            )
+            .await
+            .unwrap();
+        assert_eq!(created.len(), 2);
+        assert!(
+            created
+                .iter()
+                .all(|j| j.status == Status::Queued && j.batch_id == batch)
+        );
+        let a = &created[0];
+        assert_eq!(a.filename.as_deref(), Some("a.txt"));
+        let blob = a.blob_id.as_deref().unwrap();
+        assert_eq!(
+            jobs.original(blob).await.unwrap().unwrap(),
+            b"the bytes of a.txt"
+        );
+
+        let progress = jobs.batch(&batch).await.unwrap().unwrap();
+        assert_eq!(
+            (progress.total, progress.progress, progress.done),
+            (2, 0, false)
+        );
+        assert_eq!(progress.counts["queued"], 2);
+        assert_eq!(jobs.list(Some(Status::Queued), 10).await.unwrap().len(), 2);
+        assert!(jobs.list(Some(Status::Dead), 10).await.unwrap().is_empty());
+
+        let other = Jobs::new(&db, &globex);
+        assert!(other.get(&a.job_id).await.unwrap().is_none());
+        assert!(other.batch(&batch).await.unwrap().is_none());
+        assert!(other.original(blob).await.unwrap().is_none());
+        assert!(other.events(&a.job_id, 0).await.unwrap().is_none());
+    });
+}
+
+#[test]
+fn only_one_worker_claims_a_job_and_a_lost_lease_stops_the_old_worker() {
+    let (db, acme, _) = setup();
+    RusqliteSql::block_on(async {
+        let (_, created) = Jobs::new(&db, &acme)
+            .enqueue(vec![new_job("a.txt", Priority::Normal)], 3, 1_000)
+            .await
+            .unwrap();
+        let id = &created[0].job_id;
+        let queue = Queue::new(&db, LEASE);
+        let claimed = queue.claim(id, "w1", 1_000).await.unwrap().unwrap();
+        assert_eq!((claimed.status, claimed.attempts), (Status::Processing, 1));
+        assert!(
+            queue.claim(id, "w2", 1_001).await.unwrap().is_none(),
+            "held by w1"
+        );
+        assert!(
+            queue
+                .progress(id, "w1", Step::Extract, 2_000)
+                .await
+                .unwrap()
+        );
+
+        // w1 goes silent past its lease; w2 takes over and w1 may write nothing.
+        let later = 2_000 + LEASE.as_millis() as i64 + 1;
+        let taken = queue.claim(id, "w2", later).await.unwrap().unwrap();
+        assert_eq!(taken.attempts, 2);
+        assert!(!queue.progress(id, "w1", Step::Chunk, later).await.unwrap());
+        assert!(!queue.complete(id, "w1", "doc_x", later).await.unwrap());
+        assert!(queue.progress(id, "w2", Step::Embed, later).await.unwrap());
+        assert!(queue.complete(id, "w2", "doc_y", later + 1).await.unwrap());
+        let done = queue.load(id).await.unwrap().unwrap();
+        assert_eq!((done.status, done.progress), (Status::Completed, 100));
+        assert_eq!(done.document_id.as_deref(), Some("doc_y"));
+        assert!(
+            queue
+                .claim(id, "w3", later + LEASE.as_millis() as i64 * 2)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    });
+}
+
+#[test]
+fn events_are_ordered_and_end_in_the_final_state() {
+    let (db, acme, _) = setup();
+    RusqliteSql::block_on(async {
+        let jobs = Jobs::new(&db, &acme);
+        let (_, created) = jobs
+            .enqueue(vec![new_job("a.txt", Priority::High)], 3, 1_000)
+            .await
+            .unwrap();
+        let id = &created[0].job_id;
+        let queue = Queue::new(&db, LEASE);
+        queue.claim(id, "w", 1_000).await.unwrap().unwrap();
+        for (i, step) in [Step::Extract, Step::Chunk, Step::Embed, Step::Index]
+            .into_iter()
+            .enumerate()
+        {
+            queue
+                .progress(id, "w", step, 1_001 + i as i64)
+                .await
+                .unwrap();
+        }
+        queue.complete(id, "w", "doc", 1_010).await.unwrap();
+        let events = jobs.events(id, 0).await.unwrap().unwrap();
+        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=7).collect::<Vec<_>>());
+        let progress: Vec<u8> = events.iter().map(|e| e.progress).collect();
+        assert_eq!(progress, [0, 0, 25, 35, 90, 100, 100]);
+        assert_eq!(events.last().unwrap().status, Status::Completed);
+        assert_eq!(
+            jobs.events(id, 5).await.unwrap().unwrap().len(),
+            2,
+            "resume after seq 5"
+        );
+    });
+}
+
+#[test]
+fn transient_failures_back_off_then_die_and_redrive_revives() {
+    let (db, acme, _) = setup();
+    RusqliteSql::block_on(async {
+        let jobs = Jobs::new(&db, &acme);
+        let (_, created) = jobs
+            .enqueue(vec![new_job("a.txt", Priority::Normal)], 3, 0)
+            .await
+            .unwrap();
+        let id = &created[0].job_id;
+        let queue = Queue::new(&db, LEASE);
+        let mut now = 0;
+        for attempt in 1..=3 {
+            queue.claim(id, "w", now).await.unwrap().expect("due");
+            let status = queue
+                .fail(id, "w", &Failure::Transient("HTTP 503".into()), now, 1.0)
+                .await
+                .unwrap()
+                .unwrap();
+            let job = queue.load(id).await.unwrap().unwrap();
+            if attempt < 3 {
+                assert_eq!(status, Status::Queued);
+                // 2 s, then 4 s: doubled each time.
+                let wait = job.next_attempt_at - now;
+                assert_eq!(wait, 2_000 << (attempt - 1), "attempt {attempt}");
+                assert!(
+                    queue
+                        .claim(id, "w", now + wait - 1)
+                        .await
+                        .unwrap()
+                        .is_none(),
+                    "not due yet"
+                );
+                now += wait;
+            } else {
+                assert_eq!(status, Status::Dead);
+                assert_eq!(job.error.as_deref(), Some("HTTP 503"));
+            }
+        }
+        assert!(
+            queue
+                .claim(id, "w", now + 1_000_000)
+                .await
+                .unwrap()
+                .is_none(),
+            "dead stays dead"
+        );
+        assert_eq!(jobs.list(Some(Status::Dead), 10).await.unwrap().len(), 1);
+        let revived = jobs.redrive(now).await.unwrap();
+        assert_eq!(revived.len(), 1);
+        assert_eq!(
+            (revived[0].status, revived[0].attempts),
+            (Status::Queued, 0)
+        );
+        assert!(queue.claim(id, "w", now).await.unwrap().is_some());
+    });
+}
+
+#[test]
+fn permanent_failures_fail_at_once_and_retry_requeues_only_finished_jobs() {
+    let (db, acme, _) = setup();
+    RusqliteSql::block_on(async {
+        let jobs = Jobs::new(&db, &acme);
+        let (_, created) = jobs
+            .enqueue(vec![new_job("bad.pdf", Priority::Normal)], 5, 0)
+            .await
+            .unwrap();
+        let id = &created[0].job_id;
+        let queue = Queue::new(&db, LEASE);
+        queue.claim(id, "w", 0).await.unwrap().unwrap();
+        let status = queue
+            .fail(id, "w", &Failure::Permanent("not a PDF".into()), 0, 0.5)
+            .await
+            .unwrap();
+        assert_eq!(status, Some(Status::Failed));
+        let retried = jobs.retry(id, 10).await.unwrap().unwrap();
+        assert_eq!(retried.status, Status::Queued);
+        let err = jobs.retry(id, 10).await.unwrap_err();
+        assert_eq!(err.status(), 409, "a queued job cannot be retried");
+        assert!(jobs.retry("job_nope", 10).await.unwrap().is_none());
+    });
+}
+
+#[test]
+fn the_sweep_requeues_abandoned_jobs_and_returns_stranded_ones_most_urgent_first() {
+    let (db, acme, _) = setup();
+    RusqliteSql::block_on(async {
+        let jobs = Jobs::new(&db, &acme);
+        let (_, created) = jobs
+            .enqueue(
+                vec![
+                    new_job("low", Priority::Low),
+                    new_job("urgent", Priority::Urgent),
+                    new_job("crashed", Priority::Normal),
+                ],
+                2,
+                0,
+            )
+            .await
+            .unwrap();
+        let queue = Queue::new(&db, LEASE);
+        let crashed = &created[2].job_id;
+        queue
+            .claim(crashed, "dead-worker", 0)
+            .await
+            .unwrap()
+            .unwrap();
+
+        assert!(
+            queue.sweep(1_000, STALE, 100).await.unwrap().is_empty(),
+            "nothing is stale yet"
+        );
+        let now = LEASE.as_millis() as i64 + 1;
+        let swept = queue.sweep(now, STALE, 100).await.unwrap();
+        let order: Vec<(&str, Priority)> = swept
+            .iter()
+            .map(|s| {
+                let name = created.iter().find(|j| j.job_id == s.job_id).unwrap();
+                (name.filename.as_deref().unwrap(), s.priority)
+            })
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("urgent", Priority::Urgent),
+                ("crashed", Priority::Normal),
+                ("low", Priority::Low)
+            ]
+        );
+        assert!(
+            queue.sweep(now + 1, STALE, 100).await.unwrap().is_empty(),
+            "touched jobs wait"
+        );
+
+        // The crashed job's second (last) attempt also dies mid-way: dead.
+        queue.claim(crashed, "w2", now).await.unwrap().unwrap();
+        let later = now + LEASE.as_millis() as i64 + 1;
+        queue.sweep(later, STALE, 100).await.unwrap();
+        let job = queue.load(crashed).await.unwrap().unwrap();
+        assert_eq!(job.status, Status::Dead);
+        assert!(job.error.unwrap().contains("worker stopped"));
+    });
+}
