@@ -7,29 +7,18 @@
 //! composed in through `lode:pipeline` (see `wit/pipeline.wit`); storage and
 //! validation live in `lode-store` and `lode-index`.
 
-mod fetch;
-mod pipeline;
-
-use std::collections::HashMap;
-
 use lode_api::{ApiError, ErrorCode, Pattern};
 use lode_auth::{Action, Principal};
 use lode_common::{
     ApiCall, ApiRequest, Reply, SpinSql, api_call_with_uploads, respond, upload_limit, variable,
 };
 use lode_index::Index;
-use lode_store::ids::sha256_hex;
+use lode_ingest::{Ingested, fetch, pipeline};
 use lode_store::{Chunking, Document, DocumentInput, Documents, ListQuery, Settings, Tenant};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::http_service;
-
-spin_sdk::wit_bindgen::generate!({
-    world: "ingest",
-    path: "../../wit",
-    runtime_path: "::spin_sdk::wit_bindgen::rt",
-});
 
 const ROUTES: &[Pattern] = &[
     Pattern("/api/documents"),
@@ -68,7 +57,6 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
                 &sql,
                 &who.tenant,
                 input,
-                &[],
                 chunking(&sql, &who.tenant, &req.query).await?,
             )
             .await
@@ -125,40 +113,31 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
     }
 }
 
-/// Store a new document and index it; content the tenant already has
-/// (same sha256) returns the existing document with 200 instead of a copy.
+/// Store a new document and index it: 201, or 200 with `"duplicate": true`
+/// and the existing document when the tenant already has this content.
 async fn add(
     sql: &SpinSql,
     tenant: &Tenant,
     input: DocumentInput,
-    pages: &[lode::pipeline::extract::PageSpan],
     chunking: Chunking,
 ) -> Result<Reply, ApiError> {
-    input.check()?;
-    let docs = Documents::new(sql, tenant);
-    if let Some(existing) = docs
-        .find_by_sha256(&sha256_hex(input.content.as_bytes()))
-        .await?
-    {
-        let location = format!("/api/documents/{}", existing.id);
-        return Ok(Reply::json(200, with(&existing, json!({"duplicate": true}))).at(location));
-    }
-    let prepared =
-        pipeline::prepare(tenant, &input.content, pages, chunking, &HashMap::new()).await?;
-    let records = prepared.records;
-    let doc = docs.create(input).await?;
-    let model = pipeline::model();
-    if let Err(e) = Index::new(sql, tenant, &model)
-        .write(&doc.id, doc.version, &records)
-        .await
-    {
-        // Never leave a document that search cannot see.
-        docs.delete(&doc.id).await?;
-        return Err(e.into());
-    }
+    created(lode_ingest::add(sql, tenant, input, &[], chunking).await?)
+}
+
+/// The reply for a finished ingestion.
+fn created(ingested: Ingested) -> Result<Reply, ApiError> {
+    let doc = &ingested.document;
     let location = format!("/api/documents/{}", doc.id);
-    let extra = json!({"duplicate": false, "chunk_count": records.len(), "chunks_embedded": prepared.embedded});
-    Ok(Reply::json(201, with(&doc, extra)).at(location))
+    let mut reply = if ingested.duplicate {
+        Reply::json(200, with(doc, json!({"duplicate": true})))
+    } else {
+        let extra = json!({"duplicate": false, "chunk_count": ingested.chunk_count, "chunks_embedded": ingested.embedded});
+        Reply::json(201, with(doc, extra))
+    };
+    if !ingested.warnings.is_empty() {
+        reply = reply.with_field("warnings", json!(ingested.warnings));
+    }
+    Ok(reply.at(location))
 }
 
 /// Replace a document's content: a new version, re-indexed; chunks whose text
@@ -250,50 +229,21 @@ async fn from_url(sql: &SpinSql, tenant: &Tenant, req: &ApiRequest) -> Result<Re
     ingest_extracted(sql, tenant, extracted, options, name, source).await
 }
 
-/// Store extracted Markdown as a `text/markdown` document; the source's facts
-/// (media type, file name, URL, pages, author, language) go into metadata
-/// unless the caller set those keys.
+/// Store an upload's or a URL's extracted text.
 async fn ingest_extracted(
     sql: &SpinSql,
     tenant: &Tenant,
     extracted: pipeline::Extracted,
     options: UploadQuery,
     name: Option<String>,
-    mut source: Map<String, Json>,
+    source: Map<String, Json>,
 ) -> Result<Reply, ApiError> {
-    if extracted.markdown.trim().is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::Unreadable,
-            "no text could be extracted from the document (a scanned PDF without a text layer?)",
-        ));
-    }
-    if !extracted.pages.is_empty() {
-        source.insert("pages".into(), json!(extracted.pages.len()));
-    }
-    if let Some(a) = &extracted.author {
-        source.insert("author".into(), json!(a));
-    }
-    if let Some(l) = &extracted.language {
-        source.insert("language".into(), json!(l));
-    }
-    let mut metadata = source;
-    metadata.extend(options.metadata);
-    let title = options
-        .title
-        .or(extracted.title.clone())
-        .or(name)
-        .unwrap_or_else(|| "Untitled".to_string());
-    let input = DocumentInput {
-        title: title.chars().take(500).collect(),
-        content: extracted.markdown.clone(),
-        content_type: "text/markdown".into(),
-        metadata: Some(Json::Object(metadata)),
+    let options_ = lode_ingest::Options {
+        title: options.title,
+        metadata: options.metadata,
+        chunking: options.chunking,
     };
-    let mut reply = add(sql, tenant, input, &extracted.pages, options.chunking).await?;
-    if !extracted.warnings.is_empty() {
-        reply = reply.with_field("warnings", json!(extracted.warnings));
-    }
-    Ok(reply)
+    created(lode_ingest::add_extracted(sql, tenant, extracted, options_, name, source).await?)
 }
 
 /// The chunking for one request: the tenant's settings, overridden by

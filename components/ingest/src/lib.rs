@@ -1,0 +1,136 @@
+//! Ingestion shared by every component that ingests: the pipeline steps
+//! (`lode:pipeline/{extract,chunk,embed}`, composed in through the
+//! component's `[component.x.dependencies]`), URL fetching, and the sequence
+//! extracted text → stored document → chunks, vectors and full-text rows.
+//! A component that links this crate imports the `ingest` world.
+
+use std::collections::HashMap;
+
+use lode_api::{ApiError, ErrorCode};
+use lode_common::SpinSql;
+use lode_index::Index;
+use lode_store::ids::sha256_hex;
+use lode_store::{Chunking, Document, DocumentInput, Documents, Tenant};
+use serde_json::{Map, Value as Json, json};
+
+pub mod fetch;
+pub mod pipeline;
+
+spin_sdk::wit_bindgen::generate!({
+    world: "ingest",
+    path: "../../wit",
+    runtime_path: "::spin_sdk::wit_bindgen::rt",
+});
+
+/// The outcome of an ingestion.
+pub struct Ingested {
+    /// The stored document (the existing one for a duplicate).
+    pub document: Document,
+    /// The tenant already had this exact content; nothing was stored.
+    pub duplicate: bool,
+    /// Chunks indexed (0 for a duplicate).
+    pub chunk_count: usize,
+    /// Chunks the model had to embed (the rest came from the vector cache).
+    pub embedded: usize,
+    /// What the extractor noticed (unreadable pages, unknown fonts…).
+    pub warnings: Vec<String>,
+}
+
+/// How to store an extracted document.
+pub struct Options {
+    /// The caller's title; else the document's own, else `fallback_title`.
+    pub title: Option<String>,
+    /// The caller's metadata; wins over the source's facts.
+    pub metadata: Map<String, Json>,
+    /// Chunking for this document.
+    pub chunking: Chunking,
+}
+
+/// Store a new document and index it; content the tenant already has (same
+/// sha256) returns the existing document instead of a copy.
+pub async fn add(
+    sql: &SpinSql,
+    tenant: &Tenant,
+    input: DocumentInput,
+    pages: &[lode::pipeline::extract::PageSpan],
+    chunking: Chunking,
+) -> Result<Ingested, ApiError> {
+    input.check()?;
+    let docs = Documents::new(sql, tenant);
+    if let Some(existing) = docs
+        .find_by_sha256(&sha256_hex(input.content.as_bytes()))
+        .await?
+    {
+        return Ok(Ingested {
+            document: existing,
+            duplicate: true,
+            chunk_count: 0,
+            embedded: 0,
+            warnings: Vec::new(),
+        });
+    }
+    let prepared =
+        pipeline::prepare(tenant, &input.content, pages, chunking, &HashMap::new()).await?;
+    let records = prepared.records;
+    let doc = docs.create(input).await?;
+    let model = pipeline::model();
+    if let Err(e) = Index::new(sql, tenant, &model)
+        .write(&doc.id, doc.version, &records)
+        .await
+    {
+        // Never leave a document that search cannot see.
+        docs.delete(&doc.id).await?;
+        return Err(e.into());
+    }
+    Ok(Ingested {
+        document: doc,
+        duplicate: false,
+        chunk_count: records.len(),
+        embedded: prepared.embedded,
+        warnings: Vec::new(),
+    })
+}
+
+/// Store extracted Markdown as a `text/markdown` document; the source's facts
+/// (media type, file name, URL, pages, author, language) go into metadata
+/// unless the caller set those keys. `name` is the title of last resort.
+pub async fn add_extracted(
+    sql: &SpinSql,
+    tenant: &Tenant,
+    extracted: pipeline::Extracted,
+    options: Options,
+    name: Option<String>,
+    mut source: Map<String, Json>,
+) -> Result<Ingested, ApiError> {
+    if extracted.markdown.trim().is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::Unreadable,
+            "no text could be extracted from the document (a scanned PDF without a text layer?)",
+        ));
+    }
+    if !extracted.pages.is_empty() {
+        source.insert("pages".into(), json!(extracted.pages.len()));
+    }
+    if let Some(a) = &extracted.author {
+        source.insert("author".into(), json!(a));
+    }
+    if let Some(l) = &extracted.language {
+        source.insert("language".into(), json!(l));
+    }
+    let mut metadata = source;
+    metadata.extend(options.metadata);
+    let title = options
+        .title
+        .or(extracted.title.clone())
+        .or(name)
+        .unwrap_or_else(|| "Untitled".to_string());
+    let input = DocumentInput {
+        title: title.chars().take(500).collect(),
+        content: extracted.markdown.clone(),
+        content_type: "text/markdown".into(),
+        metadata: Some(Json::Object(metadata)),
+    };
+    let mut ingested = add(sql, tenant, input, &extracted.pages, options.chunking).await?;
+    ingested.warnings = extracted.warnings;
+    Ok(ingested)
+}
