@@ -258,7 +258,11 @@ pub struct Redis {
 impl Redis {
     /// Start `redis-server` without persistence.
     pub fn start() -> Redis {
-        let port = free_port();
+        Redis::start_on(free_port())
+    }
+
+    /// Start `redis-server` without persistence on `port`.
+    pub fn start_on(port: u16) -> Redis {
         let child = Command::new("redis-server")
             .args([
                 "--port",

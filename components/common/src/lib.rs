@@ -72,6 +72,8 @@ pub struct Reply {
     status: u16,
     body: Option<serde_json::Value>,
     location: Option<String>,
+    /// A non-JSON body with its media type (e.g. Server-Sent Events).
+    text: Option<(&'static str, String)>,
 }
 
 impl Reply {
@@ -82,6 +84,17 @@ impl Reply {
             status,
             body: Some(body),
             location: None,
+            text: None,
+        }
+    }
+
+    /// A text body of `media_type` (a `text/event-stream`, say).
+    pub fn text(status: u16, media_type: &'static str, body: String) -> Reply {
+        Reply {
+            status,
+            body: None,
+            location: None,
+            text: Some((media_type, body)),
         }
     }
 
@@ -91,6 +104,7 @@ impl Reply {
             status,
             body: None,
             location: None,
+            text: None,
         }
     }
 
@@ -122,12 +136,18 @@ pub fn respond(result: Result<Reply, ApiError>) -> Response<Full<Bytes>> {
     if let Some(loc) = &reply.location {
         builder = builder.header("location", loc);
     }
-    let body = match &reply.body {
-        Some(v) => {
+    let body = match (&reply.body, reply.text) {
+        (Some(v), _) => {
             builder = builder.header("content-type", "application/json");
             Bytes::from(v.to_string())
         }
-        None => Bytes::new(),
+        (None, Some((media_type, text))) => {
+            builder = builder
+                .header("content-type", media_type)
+                .header("cache-control", "no-store");
+            Bytes::from(text)
+        }
+        (None, None) => Bytes::new(),
     };
     // An explicit length lets HTTP/1.0 clients and proxies keep connections alive.
     builder = builder.header("content-length", body.len());

@@ -7,13 +7,15 @@
 //! composed in through `lode:pipeline` (see `wit/pipeline.wit`); storage and
 //! validation live in `lode-store` and `lode-index`.
 
+mod queued;
+
 use lode_api::{ApiError, ErrorCode, Pattern};
 use lode_auth::{Action, Principal};
 use lode_common::{
     ApiCall, ApiRequest, Reply, SpinSql, api_call_with_uploads, respond, upload_limit, variable,
 };
 use lode_index::Index;
-use lode_ingest::{Ingested, fetch, pipeline};
+use lode_ingest::{Ingested, base_type, fetch, pipeline};
 use lode_store::{Chunking, Document, DocumentInput, Documents, ListQuery, Settings, Tenant};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
@@ -172,6 +174,13 @@ async fn update(
 /// media type, the name from `Content-Disposition: attachment; filename=…`
 /// or `?filename=`; `?title=` and `?metadata.<key>=` are optional.
 async fn upload(sql: &SpinSql, tenant: &Tenant, req: &ApiRequest) -> Result<Reply, ApiError> {
+    if req
+        .header("content-type")
+        .is_some_and(|t| base_type(t) == "multipart/form-data")
+    {
+        let chunking = chunking(sql, tenant, &req.query).await?;
+        return queued::enqueue(sql, tenant, req, chunking).await;
+    }
     let media_type = req
         .header("content-type")
         .map(str::trim)
@@ -310,16 +319,6 @@ fn disposition_filename(value: &str) -> Option<String> {
         }
     }
     plain.filter(|f| !f.is_empty())
-}
-
-/// `text/html; charset=…` → `text/html`.
-fn base_type(media_type: &str) -> String {
-    media_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
 }
 
 /// `GET /api/documents/{id}/chunks`: the document's chunks in order.

@@ -15,6 +15,9 @@ use serde_json::{Map, Value as Json, json};
 
 pub mod fetch;
 pub mod pipeline;
+mod wake;
+
+pub use wake::wake;
 
 spin_sdk::wit_bindgen::generate!({
     world: "ingest",
@@ -133,4 +136,14 @@ pub async fn add_extracted(
     let mut ingested = add(sql, tenant, input, &extracted.pages, options.chunking).await?;
     ingested.warnings = extracted.warnings;
     Ok(ingested)
+}
+
+/// A media type without parameters, lower-cased (`Text/HTML; charset=x` → `text/html`).
+pub fn base_type(media_type: &str) -> String {
+    media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }

@@ -17,5 +17,6 @@ pub mod routes;
 pub mod runtime;
 pub mod spin_apis;
 pub mod stores;
+pub mod sweeper;
 pub mod variables;
 pub mod wizen;

@@ -127,6 +127,7 @@ async fn up(
         .with_context(|| format!("{listen} is already in use or cannot be bound"))?;
     let base = format!("http://{}", listener.local_addr()?);
     eprintln!("Serving {base}");
+    start_sweeper(&app, listener.local_addr()?);
     http.print_routes(&base);
     eprintln!(
         "Ready in {:.0} ms",
@@ -135,6 +136,34 @@ async fn up(
     http.serve(listener, shutdown_signal()).await?;
     eprintln!("Shut down cleanly");
     Ok(())
+}
+
+/// Run the job sweep on an interval (`LODE_SWEEP_SECS`, default 15; 0 turns
+/// it off) when the app serves the sweep route and has an admin key.
+fn start_sweeper(app: &App, addr: SocketAddr) {
+    let secs: u64 = std::env::var("LODE_SWEEP_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
+    let serves = app
+        .manifest
+        .trigger
+        .http
+        .iter()
+        .any(|t| t.route == lode_host::sweeper::ROUTE);
+    let key = app.variables.expand_app("{{ admin_api_key }}").ok();
+    if let (true, Some(key), true) = (serves, key, secs > 0) {
+        let addr = if addr.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        } else {
+            addr
+        };
+        tokio::spawn(lode_host::sweeper::run(
+            addr,
+            key,
+            std::time::Duration::from_secs(secs),
+        ));
+    }
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish in-flight requests, exit 0.

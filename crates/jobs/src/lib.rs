@@ -22,5 +22,10 @@ pub use model::{Job, JobEvent, JobRequest, Priority, Status, Step};
 pub use queue::{Failure, Queue, Swept};
 pub use tenant::{BatchProgress, Jobs, NewJob};
 
+/// How long a worker holds a job after each claim or progress report; a job
+/// silent for longer is presumed abandoned (the worker died) and re-queued
+/// by the sweep. Generous: one step of a large PDF may take minutes.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(300);
+
 #[cfg(test)]
 mod tests;

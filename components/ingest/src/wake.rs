@@ -1,0 +1,29 @@
+//! Wake a worker for a job: publish its id on its priority's Redis channel
+//! (`redis_url` variable). Only a wake-up: the job is already durable in
+//! SQL, so a failed publish is logged and left to the sweeper.
+
+use lode_jobs::Priority;
+
+/// Publish `job_id` on `priority`'s channel; `false` if it could not be sent.
+pub async fn wake(job_id: &str, priority: Priority) -> bool {
+    let result = async {
+        let url = spin_sdk::variables::get("redis_url")
+            .await
+            .map_err(|e| format!("variable redis_url: {e:?}"))?;
+        let connection = spin_sdk::redis::Connection::open(&url)
+            .await
+            .map_err(|e| format!("connecting to Redis: {e:?}"))?;
+        connection
+            .publish(priority.channel(), job_id.as_bytes())
+            .await
+            .map_err(|e| format!("publishing: {e:?}"))
+    }
+    .await;
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("job {job_id}: wake-up not sent ({e}); the sweeper will publish it");
+            false
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The jobs API. Routes:
+//! - `GET /api/jobs?status=&limit=`, `GET /api/jobs/dead`: the tenant's jobs;
+//! - `GET /api/jobs/{id}`: one job; `GET /api/jobs/batches/{id}`: a batch
+//!   with aggregate progress;
+//! - `GET /api/jobs/{id}/events`: Server-Sent Events, one per step, ending
+//!   with the final state. The response holds the events recorded so far and
+//!   ends; `retry:` tells an `EventSource` when to reconnect, and its
+//!   `Last-Event-ID` resumes after the last event it saw;
+//! - `POST /api/jobs/{id}/retry`, `POST /api/jobs/redrive`: re-queue failed
+//!   or dead jobs (editor);
+//! - `POST /api/admin/jobs/sweep`: re-publish stranded jobs (admin; meant for
+//!   a cron, and run on an interval by lode-host).
+
+use std::time::Duration;
+
+use lode_api::{ApiError, Pattern};
+use lode_auth::Action;
+use lode_common::{ApiCall, Reply, api_call, respond, variable};
+use lode_jobs::{Jobs, Queue, Status};
+use lode_store::ids::now_ms;
+use serde_json::json;
+use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http_service;
+
+const ROUTES: &[Pattern] = &[
+    Pattern("/api/jobs"),
+    Pattern("/api/jobs/dead"),
+    Pattern("/api/jobs/redrive"),
+    Pattern("/api/jobs/batches/{id}"),
+    Pattern("/api/jobs/{id}"),
+    Pattern("/api/jobs/{id}/retry"),
+    Pattern("/api/jobs/{id}/events"),
+    Pattern("/api/admin/jobs/sweep"),
+];
+
+/// Jobs published per sweep.
+const SWEEP_LIMIT: u32 = 500;
+/// When an `EventSource` reconnects for more events.
+const SSE_RETRY_MS: u32 = 1000;
+
+#[http_service]
+async fn handle(req: Request) -> impl IntoResponse {
+    respond(serve(req).await)
+}
+
+async fn serve(req: Request) -> Result<Reply, ApiError> {
+    let ApiCall {
+        req,
+        sql,
+        who,
+        route,
+        params,
+    } = api_call(req, ROUTES).await?;
+    let jobs = Jobs::new(&sql, &who.tenant);
+    let id = params.get("id");
+    let now = now_ms();
+    match (route, &req.method) {
+        (0, &Method::GET) => {
+            who.require(Action::Read)?;
+            let (status, limit) = list_query(&req.query)?;
+            Ok(Reply::json(
+                200,
+                json!({ "data": jobs.list(status, limit).await? }),
+            ))
+        }
+        (1, &Method::GET) => {
+            who.require(Action::Read)?;
+            Ok(Reply::json(
+                200,
+                json!({ "data": jobs.list(Some(Status::Dead), 100).await? }),
+            ))
+        }
+        (2, &Method::POST) => {
+            who.require(Action::Write)?;
+            let revived = jobs.redrive(now).await?;
+            for job in &revived {
+                lode_ingest::wake(&job.job_id, job.priority).await;
+            }
+            Ok(Reply::json(200, json!({ "data": revived })))
+        }
+        (3, &Method::GET) => {
+            who.require(Action::Read)?;
+            found(jobs.batch(id).await?)
+        }
+        (4, &Method::GET) => {
+            who.require(Action::Read)?;
+            found(jobs.get(id).await?)
+        }
+        (5, &Method::POST) => {
+            who.require(Action::Write)?;
+            let job = jobs
+                .retry(id, now)
+                .await?
+                .ok_or_else(|| ApiError::not_found("job"))?;
+            lode_ingest::wake(&job.job_id, job.priority).await;
+            Ok(Reply::json(200, job))
+        }
+        (6, &Method::GET) => {
+            who.require(Action::Read)?;
+            let after = req
+                .header("last-event-id")
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .unwrap_or(0);
+            let events = jobs
+                .events(id, after)
+                .await?
+                .ok_or_else(|| ApiError::not_found("job"))?;
+            let mut body = format!("retry: {SSE_RETRY_MS}\n\n");
+            for e in events {
+                let event = if e.status.is_final() {
+                    "end"
+                } else {
+                    "progress"
+                };
+                let data = serde_json::to_string(&e).map_err(|_| ApiError::internal())?;
+                body.push_str(&format!("id: {}\nevent: {event}\ndata: {data}\n\n", e.seq));
+            }
+            Ok(Reply::text(200, "text/event-stream", body))
+        }
+        (7, &Method::POST) => {
+            who.require(Action::ManageKeys)?;
+            if who.key_id.is_some() {
+                return Err(ApiError::forbidden(
+                    "the sweep needs the bootstrap admin key",
+                ));
+            }
+            // A queued job untouched this long lost its wake-up.
+            let stale = variable("job_stale_secs")
+                .await?
+                .parse()
+                .map(Duration::from_secs)
+                .map_err(|_| ApiError::internal())?;
+            let swept = Queue::new(&sql, lode_jobs::LEASE)
+                .sweep(now, stale, SWEEP_LIMIT)
+                .await?;
+            let mut published = 0;
+            for s in &swept {
+                published += usize::from(lode_ingest::wake(&s.job_id, s.priority).await);
+            }
+            Ok(Reply::json(
+                200,
+                json!({ "swept": swept.len(), "published": published }),
+            ))
+        }
+        (0 | 1 | 3 | 4 | 6, _) => Err(ApiError::method_not_allowed(&["GET"])),
+        _ => Err(ApiError::method_not_allowed(&["POST"])),
+    }
+}
+
+fn list_query(query: &str) -> Result<(Option<Status>, u32), ApiError> {
+    let (mut status, mut limit) = (None, None);
+    for (k, v) in lode_api::query::pairs(query) {
+        match k.as_str() {
+            "status" => {
+                status = Some(Status::parse(&v).ok_or_else(|| {
+                    ApiError::invalid(
+                        "status must be queued, processing, completed, failed or dead",
+                    )
+                })?)
+            }
+            "limit" => limit = Some(v),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter {k:?}; use status or limit"
+                )));
+            }
+        }
+    }
+    Ok((status, lode_api::query::limit(limit.as_deref(), 20, 100)?))
+}
+
+fn found<T: serde::Serialize>(value: Option<T>) -> Result<Reply, ApiError> {
+    value
+        .map(|v| Reply::json(200, v))
+        .ok_or_else(|| ApiError::not_found("job"))
+}
