@@ -9,6 +9,21 @@ cargo test --release --no-run
 target/release/lode-host build
 target/release/lode-host build --from tests/spin.toml
 
+# Compile every component of the main manifest into the tests' shared cache
+# once, before the tests start hosts in parallel (three components hold the
+# 300 MB embed step; compiling them concurrently per test is slow).
+warm=$(mktemp -d)
+SPIN_VARIABLE_ADMIN_API_KEY=warm-up-admin-key-0123456789 LODE_SWEEP_SECS=0 \
+  LODE_COMPILE_CACHE="$PWD/target/lode-test-compile-cache" \
+  target/release/lode-host up --listen 127.0.0.1:0 --state-dir "$warm/state" >/dev/null 2>"$warm/err" &
+warm_pid=$!
+until grep -q '^Serving' "$warm/err"; do
+  kill -0 "$warm_pid" 2>/dev/null || { cat "$warm/err"; exit 1; }
+  sleep 1
+done
+kill "$warm_pid"; wait "$warm_pid" 2>/dev/null || true
+rm -rf "$warm"
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -977,3 +977,58 @@ fn remote_openai_compatible_backend_gives_the_same_vectors() {
     );
     assert_eq!(r.status, 422, "{}", r.text);
 }
+
+/// A queue worker killed between storing a document and indexing it leaves a
+/// document without chunks (emulated here by deleting them). Ingesting the
+/// same content again finishes the job instead of answering "duplicate", so a
+/// re-run always ends with exactly one indexed copy.
+#[test]
+fn re_ingesting_a_document_that_was_never_indexed_indexes_it_once() {
+    let host = start(&[]);
+    let first = add(&host, ADMIN, "Bread", BREAD, json!({}));
+    assert_eq!(first.status, 201, "{}", first.text);
+    let id = first.json["id"].as_str().unwrap().to_string();
+    {
+        let db = rusqlite::Connection::open(host.state_dir.join("sqlite_db.db")).unwrap();
+        db.execute_batch(&format!(
+            "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE document_id = '{id}');
+             DELETE FROM chunk_vectors WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id = '{id}');
+             DELETE FROM chunks WHERE document_id = '{id}';"
+        ))
+        .unwrap();
+    }
+    let chunks = |host: &Host| {
+        host.get(&format!("/api/documents/{id}/chunks"), Some(ADMIN))
+            .json["data"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    assert_eq!(chunks(&host), 0);
+    let again = add(&host, ADMIN, "Bread", BREAD, json!({}));
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(
+        again.json["id"],
+        id.as_str(),
+        "the same document, now indexed"
+    );
+    assert!(chunks(&host) > 0);
+    let third = add(&host, ADMIN, "Bread", BREAD, json!({}));
+    assert_eq!(
+        (third.status, &third.json["duplicate"]),
+        (200, &json!(true))
+    );
+    let listed = host.get("/api/documents", Some(ADMIN));
+    assert_eq!(listed.json["data"].as_array().unwrap().len(), 1);
+    let hit = search(
+        &host,
+        ADMIN,
+        "/api/search",
+        json!({"query": "sourdough", "k": 10}),
+    );
+    assert_eq!(
+        hit.json["data"].as_array().unwrap().len(),
+        chunks(&host),
+        "each chunk once: {}",
+        hit.text
+    );
+}

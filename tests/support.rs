@@ -123,7 +123,9 @@ impl Host {
         };
         host.base = wait_for(
             "lode-host to print its address",
-            Duration::from_secs(120),
+            // Generous: a cold compile cache means compiling every
+            // component (three of them hold the 300 MB embed step).
+            Duration::from_secs(900),
             || {
                 if let Ok(Some(status)) = host.child.try_wait() {
                     panic!("lode-host exited with {status}:\n{}", host.log());

@@ -64,11 +64,30 @@ pub async fn add(
         .find_by_sha256(&sha256_hex(input.content.as_bytes()))
         .await?
     {
+        let model = pipeline::model();
+        let index = Index::new(sql, tenant, &model);
+        if !index.stored_hashes(&existing.id).await?.is_empty() {
+            return Ok(Ingested {
+                document: existing,
+                duplicate: true,
+                chunk_count: 0,
+                embedded: 0,
+                warnings: Vec::new(),
+            });
+        }
+        // Stored but never indexed: an earlier run (a queue worker killed
+        // between the two writes) did not finish. Finish it, so re-running
+        // an ingestion always ends with exactly one indexed copy.
+        let prepared =
+            pipeline::prepare(tenant, &input.content, pages, chunking, &HashMap::new()).await?;
+        index
+            .write(&existing.id, existing.version, &prepared.records)
+            .await?;
         return Ok(Ingested {
             document: existing,
-            duplicate: true,
-            chunk_count: 0,
-            embedded: 0,
+            duplicate: false,
+            chunk_count: prepared.records.len(),
+            embedded: prepared.embedded,
             warnings: Vec::new(),
         });
     }
