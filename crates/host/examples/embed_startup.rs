@@ -8,23 +8,9 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
+use lode_host::wizen::Ctx;
 use wasmtime::Store;
-use wasmtime::component::{Component, Linker, ResourceTable, Val};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-
-struct Ctx {
-    wasi: WasiCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for Ctx {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
+use wasmtime::component::{Component, Linker, Val};
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -51,11 +37,7 @@ async fn main() -> Result<()> {
     let (mut inst_ms, mut call_ms, mut total_ms) = (vec![], vec![], vec![]);
     for _ in 0..n {
         let t = Instant::now();
-        let ctx = Ctx {
-            wasi: WasiCtxBuilder::new().build(),
-            table: ResourceTable::new(),
-        };
-        let mut store = Store::new(&engine, ctx);
+        let mut store = Store::new(&engine, Ctx::new());
         let instance = pre.instantiate_async(&mut store).await?;
         let iface = instance
             .get_export_index(&mut store, None, "lode:pipeline/embed@0.1.0")

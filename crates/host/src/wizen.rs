@@ -15,9 +15,27 @@ use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wizer::Wizer;
 
-struct Ctx {
+/// A store's data with WASI and nothing else: what an initialiser (or a
+/// benchmark of a step component) may use.
+pub struct Ctx {
     wasi: WasiCtx,
     table: ResourceTable,
+}
+
+impl Ctx {
+    /// An empty WASI context and resource table.
+    pub fn new() -> Self {
+        Ctx {
+            wasi: WasiCtxBuilder::new().build(),
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl Default for Ctx {
+    fn default() -> Self {
+        Ctx::new()
+    }
 }
 
 impl WasiView for Ctx {
@@ -48,14 +66,7 @@ pub async fn wizen(input: &[u8]) -> Result<Vec<u8>> {
     // As `wasmtime wizer` does: the snapshot must not depend on this CPU.
     config.relaxed_simd_deterministic(true);
     let engine = Engine::new(&config).map_err(|e| anyhow!("{e:?}"))?;
-    let wasi = WasiCtxBuilder::new().build();
-    let mut store = Store::new(
-        &engine,
-        Ctx {
-            wasi,
-            table: ResourceTable::new(),
-        },
-    );
+    let mut store = Store::new(&engine, Ctx::new());
     // The snapshot reads whole linear memories (hundreds of MB with the model)
     // through the instrumentation's exports; lift the DoS limit on that copy.
     store.set_hostcall_fuel(usize::MAX);
