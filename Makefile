@@ -29,3 +29,4 @@ lint:
 bench: build
 	bash scripts/bench.sh
 	bash scripts/bench-pipeline.sh
+	cargo test --release -p lode-tests --test queue_bench -- --ignored --nocapture

@@ -319,69 +319,18 @@ fn tenants_never_see_each_others_chunks() {
     assert_ne!(copy.json["id"].as_str(), Some(id));
 }
 
-/// A valid PDF with one text page per entry, Helvetica, written by hand so
-/// the test owns every byte (offsets in the xref table are computed).
+/// A PDF with one text page per entry (see `lode_tests::pdf`).
 fn pdf(pages: &[&str]) -> Vec<u8> {
-    let n = pages.len();
-    let mut objects: Vec<String> = vec![
-        "<< /Type /Catalog /Pages 2 0 R /Lang (en-GB) >>".into(),
-        format!(
-            "<< /Type /Pages /Kids [{}] /Count {n} >>",
-            (0..n)
-                .map(|i| format!("{} 0 R", 4 + 2 * i))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".into(),
-    ];
-    for (i, text) in pages.iter().enumerate() {
-        objects.push(format!(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
-            5 + 2 * i
-        ));
-        let mut stream = String::from("BT /F1 12 Tf 72 720 Td 14 TL\n");
-        for line in text.lines() {
-            stream.push_str(&format!(
-                "({}) Tj T*\n",
-                line.replace('(', "\\(").replace(')', "\\)")
-            ));
-        }
-        stream.push_str("ET");
-        objects.push(format!(
-            "<< /Length {} >>\nstream\n{stream}\nendstream",
-            stream.len()
-        ));
-    }
-    objects.push("<< /Title (Field Notes on Gliding) /Author (A. Pilot) >>".into());
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, o) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = out.len();
-    out.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for off in offsets {
-        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R /Info {} 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1,
-            objects.len()
-        )
-        .as_bytes(),
-    );
-    out
+    lode_tests::pdf("Field Notes on Gliding", "A. Pilot", pages)
 }
 
+/// A raw-body upload processed within the request (`?sync=true`: these
+/// tests are about extraction, not the queue; `tests/jobs.rs` covers that).
 fn upload(host: &Host, media_type: &str, filename: &str, body: Vec<u8>) -> Reply {
     let disposition = format!("attachment; filename=\"{filename}\"");
     host.request(
         "POST",
-        "/api/documents/upload",
+        "/api/documents/upload?sync=true",
         Some(ADMIN),
         &[
             ("content-type", media_type),
@@ -584,7 +533,7 @@ fn urls_are_fetched_through_the_allow_list_with_bounded_redirects() {
     let from_url = |url: String| {
         host.json(
             "POST",
-            "/api/documents/from-url",
+            "/api/documents/from-url?sync=true",
             ADMIN,
             &json!({"url": url}),
         )

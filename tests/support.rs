@@ -216,6 +216,17 @@ impl Host {
         )
     }
 
+    /// SIGKILL: the process dies at once, mid-request, mid-job, without any
+    /// cleanup (the crash that durability must survive). Returns its output.
+    pub fn kill(mut self) -> Vec<String> {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        for reader in self.readers.drain(..) {
+            reader.join().unwrap();
+        }
+        self.lines()
+    }
+
     /// Send SIGTERM, wait for the exit status, and return it with the
     /// complete output (the readers have seen end-of-file).
     pub fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
@@ -331,4 +342,146 @@ impl Drop for Redis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A valid PDF with one text page per entry, Helvetica, written by hand so
+/// the test owns every byte (offsets in the xref table are computed).
+pub fn pdf(title: &str, author: &str, pages: &[&str]) -> Vec<u8> {
+    let escape = |t: &str| {
+        t.replace('\\', "\\\\")
+            .replace('(', "\\(")
+            .replace(')', "\\)")
+    };
+    let n = pages.len();
+    let mut objects: Vec<String> = vec![
+        "<< /Type /Catalog /Pages 2 0 R /Lang (en-GB) >>".into(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {n} >>",
+            (0..n)
+                .map(|i| format!("{} 0 R", 4 + 2 * i))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".into(),
+    ];
+    for (i, text) in pages.iter().enumerate() {
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+            5 + 2 * i
+        ));
+        let mut stream = String::from("BT /F1 12 Tf 72 720 Td 14 TL\n");
+        for line in text.lines() {
+            stream.push_str(&format!("({}) Tj T*\n", escape(line)));
+        }
+        stream.push_str("ET");
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{stream}\nendstream",
+            stream.len()
+        ));
+    }
+    objects.push(format!(
+        "<< /Title ({}) /Author ({}) >>",
+        escape(title),
+        escape(author)
+    ));
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for off in offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R /Info {} 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1,
+            objects.len()
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// The boundary [`multipart`] uses.
+pub const BOUNDARY: &str = "lode-test-boundary-7d1e";
+
+/// A `multipart/form-data` body: files as (name, content type, bytes) in
+/// the field `files`, then plain fields.
+pub fn multipart(files: &[(&str, &str, &[u8])], fields: &[(&str, &str)]) -> Vec<u8> {
+    let b = BOUNDARY;
+    let mut out = Vec::new();
+    for (name, ct, bytes) in files {
+        out.extend(
+            format!("--{b}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\nContent-Type: {ct}\r\n\r\n")
+                .bytes(),
+        );
+        out.extend(*bytes);
+        out.extend(b"\r\n");
+    }
+    for (name, value) in fields {
+        out.extend(
+            format!("--{b}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .bytes(),
+        );
+    }
+    out.extend(format!("--{b}--\r\n").bytes());
+    out
+}
+
+/// Cranfield abstracts (`../shared/data/cranfield/cran.all.1400`), real
+/// aeronautics text for ingestion tests and benchmarks: (id, title, text).
+pub fn cranfield(n: usize) -> Vec<(u32, String, String)> {
+    let path = repo().join("../shared/data/cranfield/cran.all.1400");
+    let all = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (../shared must sit beside the repo)",
+            path.display()
+        )
+    });
+    let all = all.replace("\r\n", "\n"); // the file has CRLF line ends
+    all.split(".I ")
+        .filter(|r| !r.trim().is_empty())
+        .filter_map(|record| {
+            let id = record.lines().next()?.trim().parse().ok()?;
+            let field = |tag: &str| {
+                let start = record.find(&format!("\n{tag}\n"))? + tag.len() + 2;
+                let end = record[start..]
+                    .find("\n.")
+                    .map_or(record.len(), |e| start + e);
+                Some(
+                    record[start..end]
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+            };
+            let title = field(".T")?;
+            let text = field(".W")?;
+            (text.len() > 200).then_some((id, title, text))
+        })
+        .take(n)
+        .collect()
+}
+
+/// Text as PDF page content for [`pdf`]: lines of at most 90 characters
+/// (each line is one `Tj`, and Helvetica 12 fits about 90 on a page).
+pub fn pdf_page(text: &str) -> String {
+    let mut out = vec![String::new()];
+    for word in text.split_whitespace() {
+        if out.last().unwrap().len() + word.len() > 90 {
+            out.push(String::new());
+        }
+        let last = out.last_mut().unwrap();
+        if !last.is_empty() {
+            last.push(' ');
+        }
+        last.push_str(word);
+    }
+    out.join("\n")
 }

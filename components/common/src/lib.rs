@@ -164,6 +164,16 @@ pub async fn variable(name: &str) -> Result<String, ApiError> {
     })
 }
 
+/// A numeric Spin variable (`job_max_attempts`, `job_lease_secs`…); a value
+/// that is not a number is a deployment mistake: 500, and a log line naming it.
+pub async fn number_variable<T: std::str::FromStr>(name: &str) -> Result<T, ApiError> {
+    let text = variable(name).await?;
+    text.trim().parse().map_err(|_| {
+        eprintln!("variable {name:?} is not a number: {text:?}");
+        ApiError::internal()
+    })
+}
+
 /// The body limit from the `max_body_bytes` variable.
 pub async fn body_limit() -> Result<BodyLimit, ApiError> {
     BodyLimit::parse(&variable("max_body_bytes").await?).map_err(|e| {

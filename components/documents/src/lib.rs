@@ -1,9 +1,11 @@
 //! The documents API: `/api/documents[/{id}[/versions[/{version}]|/chunks]]`,
 //! `/api/documents/upload` and `/api/documents/from-url`.
 //!
-//! Adding or changing a document runs the pipeline synchronously: extract
-//! (uploads and URLs) → chunk → embed (only chunks not already indexed) →
-//! store the document → index its chunks. The steps are separate components
+//! Uploads and URLs are queued as jobs (`queued.rs`) for the Redis-triggered
+//! worker, unless `?sync=true` asks for the work within the request. Adding
+//! or changing a document through JSON runs the pipeline in the request:
+//! chunk → embed (only chunks not already indexed) → store the document →
+//! index its chunks. The steps are separate components
 //! composed in through `lode:pipeline` (see `wit/pipeline.wit`); storage and
 //! validation live in `lode-store` and `lode-index`.
 
@@ -12,10 +14,11 @@ mod queued;
 use lode_api::{ApiError, ErrorCode, Pattern};
 use lode_auth::{Action, Principal};
 use lode_common::{
-    ApiCall, ApiRequest, Reply, SpinSql, api_call_with_uploads, respond, upload_limit, variable,
+    ApiCall, ApiRequest, Reply, SpinSql, api_call_with_uploads, respond, upload_limit,
 };
 use lode_index::Index;
 use lode_ingest::{Ingested, base_type, fetch, pipeline};
+use lode_jobs::Priority;
 use lode_store::{Chunking, Document, DocumentInput, Documents, ListQuery, Settings, Tenant};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
@@ -65,7 +68,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         }
         (1, &Method::POST) => {
             who.require(Action::Write)?;
-            upload(&sql, &who.tenant, &req).await
+            upload(&sql, &who.tenant, req).await
         }
         (2, &Method::POST) => {
             who.require(Action::Write)?;
@@ -123,7 +126,7 @@ async fn add(
     input: DocumentInput,
     chunking: Chunking,
 ) -> Result<Reply, ApiError> {
-    created(lode_ingest::add(sql, tenant, input, &[], chunking).await?)
+    created(lode_ingest::add(sql, tenant, input, &[], chunking, &lode_ingest::Quiet).await?)
 }
 
 /// The reply for a finished ingestion.
@@ -170,16 +173,19 @@ async fn update(
     Ok(Reply::json(200, with(&doc, extra)))
 }
 
-/// `POST /api/documents/upload`: the body is the file, `Content-Type` its
-/// media type, the name from `Content-Disposition: attachment; filename=…`
-/// or `?filename=`; `?title=` and `?metadata.<key>=` are optional.
-async fn upload(sql: &SpinSql, tenant: &Tenant, req: &ApiRequest) -> Result<Reply, ApiError> {
+/// `POST /api/documents/upload`. `multipart/form-data` is always queued.
+/// Otherwise the body is the file, `Content-Type` its media type, the name
+/// from `Content-Disposition: attachment; filename=…` or `?filename=`;
+/// `?title=`, `?metadata.<key>=` and `?priority=` are optional. Queued
+/// (202) unless `?sync=true` asks to extract and index within the request
+/// (201, for small files and scripts).
+async fn upload(sql: &SpinSql, tenant: &Tenant, req: ApiRequest) -> Result<Reply, ApiError> {
     if req
         .header("content-type")
         .is_some_and(|t| base_type(t) == "multipart/form-data")
     {
         let chunking = chunking(sql, tenant, &req.query).await?;
-        return queued::enqueue(sql, tenant, req, chunking).await;
+        return queued::form(sql, tenant, &req, chunking).await;
     }
     let media_type = req
         .header("content-type")
@@ -190,7 +196,8 @@ async fn upload(sql: &SpinSql, tenant: &Tenant, req: &ApiRequest) -> Result<Repl
                 ErrorCode::UnsupportedMediaType,
                 "send the file's media type in Content-Type (application/pdf, text/html, text/markdown or text/plain)",
             )
-        })?;
+        })?
+        .to_string();
     if req.body.is_empty() {
         return Err(ApiError::invalid("the upload is empty"));
     }
@@ -200,16 +207,25 @@ async fn upload(sql: &SpinSql, tenant: &Tenant, req: &ApiRequest) -> Result<Repl
             .and_then(disposition_filename)
     });
     let password = req.header("lode-pdf-password").map(str::to_string);
-    let extracted = pipeline::extract(&req.body, media_type, password)?;
+    if !options.sync {
+        if password.is_some() {
+            return Err(ApiError::invalid(
+                "Lode does not store PDF passwords with queued jobs; send an encrypted PDF with ?sync=true",
+            ));
+        }
+        return queued::raw(sql, tenant, req, &media_type, filename, options).await;
+    }
+    let extracted = pipeline::extract(&req.body, &media_type, password)?;
     let mut source = Map::new();
-    source.insert("media_type".into(), json!(base_type(media_type)));
+    source.insert("media_type".into(), json!(base_type(&media_type)));
     if let Some(f) = &filename {
         source.insert("filename".into(), json!(f));
     }
     ingest_extracted(sql, tenant, extracted, options, filename, source).await
 }
 
-/// `POST /api/documents/from-url` with `{"url": …, "title"?, "metadata"?}`.
+/// `POST /api/documents/from-url` with `{"url": …, "title"?, "metadata"?,
+/// "priority"?}`: queued (202), unless `?sync=true`.
 async fn from_url(sql: &SpinSql, tenant: &Tenant, req: &ApiRequest) -> Result<Reply, ApiError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -217,24 +233,24 @@ async fn from_url(sql: &SpinSql, tenant: &Tenant, req: &ApiRequest) -> Result<Re
         url: String,
         title: Option<String>,
         metadata: Option<Map<String, Json>>,
+        priority: Option<String>,
     }
     let body: FromUrl = req.json(lode_common::body_limit().await?)?;
     let url = fetch::parse_url(&body.url)?;
-    let embed_api = variable("embed_api_url").await?;
-    let refused = url::Url::parse(&embed_api).ok().map(|u| u.origin());
-    let fetched = fetch::fetch(url, upload_limit().await?, refused).await?;
-    let extracted = pipeline::extract(&fetched.bytes, &fetched.media_type, None)?;
     let mut options = UploadQuery::parse(&req.query, tenant_chunking(sql, tenant).await?)?;
     options.title = body.title.or(options.title);
     options.metadata.extend(body.metadata.unwrap_or_default());
-    let mut source = Map::new();
-    source.insert("media_type".into(), json!(base_type(&fetched.media_type)));
-    source.insert("source_url".into(), json!(fetched.url));
-    let name = fetched
-        .url
-        .rsplit('/')
-        .find(|s| !s.is_empty())
-        .map(str::to_string);
+    if let Some(p) = body.priority {
+        options.priority = queued::priority(&p)?;
+    }
+    let refused = fetch::refused_origin().await?;
+    if !options.sync {
+        fetch::check_origin(&url, refused.as_ref())?;
+        return queued::url(sql, tenant, url, options).await;
+    }
+    let fetched = fetch::fetch(url, upload_limit().await?, refused).await?;
+    let extracted = pipeline::extract(&fetched.bytes, &fetched.media_type, None)?;
+    let (name, source) = fetch::source(&fetched);
     ingest_extracted(sql, tenant, extracted, options, name, source).await
 }
 
@@ -252,7 +268,18 @@ async fn ingest_extracted(
         metadata: options.metadata,
         chunking: options.chunking,
     };
-    created(lode_ingest::add_extracted(sql, tenant, extracted, options_, name, source).await?)
+    created(
+        lode_ingest::add_extracted(
+            sql,
+            tenant,
+            extracted,
+            options_,
+            name,
+            source,
+            &lode_ingest::Quiet,
+        )
+        .await?,
+    )
 }
 
 /// The chunking for one request: the tenant's settings, overridden by
@@ -266,11 +293,14 @@ async fn tenant_chunking(sql: &SpinSql, tenant: &Tenant) -> Result<Chunking, Api
 }
 
 /// Query parameters of the upload routes.
-struct UploadQuery {
-    title: Option<String>,
-    filename: Option<String>,
-    metadata: Map<String, Json>,
-    chunking: Chunking,
+pub(crate) struct UploadQuery {
+    pub(crate) title: Option<String>,
+    pub(crate) filename: Option<String>,
+    pub(crate) metadata: Map<String, Json>,
+    pub(crate) chunking: Chunking,
+    pub(crate) priority: Priority,
+    /// Ingest within the request instead of queueing.
+    pub(crate) sync: bool,
 }
 
 impl UploadQuery {
@@ -281,11 +311,21 @@ impl UploadQuery {
             filename: None,
             metadata: Map::new(),
             chunking: base.with_query(query)?,
+            priority: Priority::Normal,
+            sync: false,
         };
         for (k, v) in lode_api::query::pairs(query) {
             match k.as_str() {
                 "title" => q.title = Some(v),
                 "filename" => q.filename = Some(v),
+                "priority" => q.priority = queued::priority(&v)?,
+                "sync" => {
+                    q.sync = match v.as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => return Err(ApiError::bad_request("sync must be true or false")),
+                    }
+                }
                 "chunk_tokens" | "chunk_overlap" => {}
                 _ => match k.strip_prefix("metadata.") {
                     Some(key) => {
@@ -293,7 +333,7 @@ impl UploadQuery {
                     }
                     None => {
                         return Err(ApiError::bad_request(format!(
-                            "unknown query parameter {k:?}; use title, filename, chunk_tokens, chunk_overlap or metadata.<key>"
+                            "unknown query parameter {k:?}; use title, filename, priority, sync, chunk_tokens, chunk_overlap or metadata.<key>"
                         )));
                     }
                 },

@@ -1,20 +1,23 @@
-//! `POST /api/documents/upload` with `multipart/form-data`: one or many files
-//! (field `files`, repeatable) plus optional `metadata` (a JSON object),
-//! `title` and `priority` fields. The originals are stored with one job per
-//! file in one transaction, a worker is woken per job, and the answer is
-//! `202 {"batch_id", "jobs":[{"job_id","filename"}]}` at once.
+//! Queued ingestion: uploads (multipart or raw) and URLs become jobs.
+//!
+//! `multipart/form-data` carries one or many files (field `files`,
+//! repeatable) plus optional `metadata` (a JSON object), `title` and
+//! `priority` fields. Originals are stored with one job per file in one
+//! transaction (in SQLite's `blobs` table, so jobs and bytes commit
+//! together), a worker is woken per job through Redis, and the answer is
+//! `202 {"batch_id", "jobs":[{"job_id","filename"}]}` at once. A URL job
+//! stores no bytes: the worker fetches it (and a retry fetches it again).
 
 use lode_api::{ApiError, ErrorCode};
-use lode_common::{ApiRequest, Reply, SpinSql, upload_limit};
+use lode_common::{ApiRequest, Reply, SpinSql, number_variable, upload_limit};
+
+use crate::UploadQuery;
 use lode_ingest::base_type;
 use lode_jobs::{JobRequest, Jobs, NewJob, Priority};
 use lode_multipart::{Limits, MultipartError};
 use lode_store::ids::now_ms;
 use lode_store::{Chunking, Tenant};
 use serde_json::{Map, Value as Json, json};
-
-/// Attempts before a job with transient failures is dead.
-const MAX_ATTEMPTS: u32 = 5;
 
 /// What the extract step reads (crates/extract `MEDIA_TYPES`).
 const INGESTIBLE: &[&str] = &[
@@ -26,7 +29,7 @@ const INGESTIBLE: &[&str] = &[
 ];
 
 /// Queue every file of a multipart upload.
-pub async fn enqueue(
+pub async fn form(
     sql: &SpinSql,
     tenant: &Tenant,
     req: &ApiRequest,
@@ -54,8 +57,7 @@ pub async fn enqueue(
     };
     let priority = match form.field("priority") {
         None => Priority::Normal,
-        Some(p) => Priority::parse(p.trim())
-            .ok_or_else(|| ApiError::invalid("priority must be urgent, high, normal or low"))?,
+        Some(p) => priority(p)?,
     };
     let title = form.field("title").map(str::to_string);
     let mut jobs = Vec::with_capacity(form.files.len());
@@ -83,11 +85,76 @@ pub async fn enqueue(
                 chunking,
             },
             priority,
-            original: Some(file.bytes.to_vec()),
+            original: Some(file.bytes.into()),
         });
     }
+    submit(sql, tenant, jobs).await
+}
+
+/// Queue a raw-body upload (`Content-Type` is the file's media type).
+pub async fn raw(
+    sql: &SpinSql,
+    tenant: &Tenant,
+    req: ApiRequest,
+    content_type: &str,
+    filename: Option<String>,
+    options: UploadQuery,
+) -> Result<Reply, ApiError> {
+    let media_type = media_type(Some(content_type), filename.as_deref().unwrap_or(""))?;
+    let job = NewJob {
+        request: JobRequest {
+            filename,
+            media_type: Some(media_type),
+            url: None,
+            title: options.title,
+            metadata: options.metadata,
+            chunking: options.chunking,
+        },
+        priority: options.priority,
+        // Moved, not copied: the body is held once.
+        original: Some(req.body.into()),
+    };
+    submit(sql, tenant, vec![job]).await
+}
+
+/// Queue a URL for the worker to fetch.
+pub async fn url(
+    sql: &SpinSql,
+    tenant: &Tenant,
+    url: url::Url,
+    options: UploadQuery,
+) -> Result<Reply, ApiError> {
+    let filename = url
+        .path_segments()
+        .and_then(|mut s| s.rfind(|p| !p.is_empty()))
+        .map(str::to_string);
+    let job = NewJob {
+        request: JobRequest {
+            filename,
+            media_type: None,
+            url: Some(url.to_string()),
+            title: options.title,
+            metadata: options.metadata,
+            chunking: options.chunking,
+        },
+        priority: options.priority,
+        original: None,
+    };
+    submit(sql, tenant, vec![job]).await
+}
+
+/// Parse a `priority` field or parameter.
+pub fn priority(text: &str) -> Result<Priority, ApiError> {
+    Priority::parse(text.trim())
+        .ok_or_else(|| ApiError::invalid("priority must be urgent, high, normal or low"))
+}
+
+/// Store `jobs` as one batch, wake a worker for each, and answer 202 with
+/// the batch's location. Attempts per job come from `job_max_attempts`.
+async fn submit(sql: &SpinSql, tenant: &Tenant, jobs: Vec<NewJob>) -> Result<Reply, ApiError> {
+    let max_attempts: u32 = number_variable("job_max_attempts").await?;
     let (batch_id, created) = Jobs::new(sql, tenant)
-        .enqueue(jobs, MAX_ATTEMPTS, now_ms())
+        .enqueue(jobs, max_attempts.clamp(1, 100), now_ms())
         .await?;
     for job in &created {
         lode_ingest::wake(&job.job_id, job.priority).await;

@@ -5,7 +5,9 @@
 
 use http_body_util::BodyExt;
 use lode_api::{ApiError, BodyLimit, ErrorCode};
+use serde_json::{Map, Value as Json, json};
 use spin_sdk::http::EmptyBody;
+use spin_sdk::wasip3::http::types::ErrorCode as HttpError;
 
 /// Redirects followed before giving up (browsers allow 20; documents rarely need 2).
 const MAX_REDIRECTS: usize = 5;
@@ -33,6 +35,40 @@ pub fn parse_url(url: &str) -> Result<url::Url, ApiError> {
     }
 }
 
+/// The origin of the embeddings API (variable `embed_api_url`): it is in
+/// the allow-list for the embed step, and users may not make Lode fetch from it.
+pub async fn refused_origin() -> Result<Option<url::Origin>, ApiError> {
+    let embed_api = lode_common::variable("embed_api_url").await?;
+    Ok(url::Url::parse(&embed_api).ok().map(|u| u.origin()))
+}
+
+/// Refuse `url` when it is on the `refused` origin (see [`refused_origin`]).
+pub fn check_origin(url: &url::Url, refused: Option<&url::Origin>) -> Result<(), ApiError> {
+    if refused == Some(&url.origin()) {
+        return Err(ApiError::invalid(format!(
+            "{url} is on the embeddings API's origin, which documents are never fetched from"
+        )));
+    }
+    Ok(())
+}
+
+/// The document's name (the URL's last path segment) and the source facts
+/// stored in its metadata.
+pub fn source(fetched: &Fetched) -> (Option<String>, Map<String, Json>) {
+    let mut source = Map::new();
+    source.insert(
+        "media_type".into(),
+        json!(crate::base_type(&fetched.media_type)),
+    );
+    source.insert("source_url".into(), json!(fetched.url));
+    let name = fetched
+        .url
+        .rsplit('/')
+        .find(|s| !s.is_empty())
+        .map(str::to_string);
+    (name, source)
+}
+
 /// GET `url`, following up to [`MAX_REDIRECTS`] redirects (each checked
 /// again). `refused` is an origin in the component's allow-list for another
 /// purpose (the embeddings API): users may not make Lode fetch from it.
@@ -43,11 +79,7 @@ pub async fn fetch(
 ) -> Result<Fetched, ApiError> {
     let mut url = url;
     for _ in 0..=MAX_REDIRECTS {
-        if refused.as_ref() == Some(&url.origin()) {
-            return Err(ApiError::invalid(format!(
-                "{url} is on the embeddings API's origin, which documents are never fetched from"
-            )));
-        }
+        check_origin(&url, refused.as_ref())?;
         let request = http::Request::get(url.as_str())
             .header(
                 "accept",
@@ -56,12 +88,9 @@ pub async fn fetch(
             .header("user-agent", "Lode/0.1 (+document ingestion)")
             .body(EmptyBody::new())
             .map_err(|e| ApiError::invalid(format!("url: {e}")))?;
-        let response = spin_sdk::http::send(request).await.map_err(|e| {
-            ApiError::new(
-                ErrorCode::Unprocessable,
-                format!("fetching {url} failed: {e}"),
-            )
-        })?;
+        let response = spin_sdk::http::send(request)
+            .await
+            .map_err(|e| send_error(&url, e))?;
         let status = response.status().as_u16();
         if (300..400).contains(&status) {
             let location = response
@@ -76,9 +105,16 @@ pub async fn fetch(
             continue;
         }
         if !(200..300).contains(&status) {
-            return Err(ApiError::invalid(format!(
-                "fetching {url} answered HTTP {status}"
-            )));
+            // 408, 429 and 5xx may pass (lode-retry's rule); other answers will not.
+            let code = if lode_retry::is_retryable(status) {
+                ErrorCode::BadGateway
+            } else {
+                ErrorCode::Unprocessable
+            };
+            return Err(ApiError::new(
+                code,
+                format!("fetching {url} answered HTTP {status}"),
+            ));
         }
         let media_type = response
             .headers()
@@ -113,4 +149,23 @@ pub async fn fetch(
     Err(ApiError::invalid(format!(
         "more than {MAX_REDIRECTS} redirects; stopped at {url}"
     )))
+}
+
+/// A request that never got an answer. The allow-list refusing the host, or
+/// a URL the HTTP layer rejects, will fail the same way every time
+/// (`invalid_request`); anything else (refused connection, DNS, timeout,
+/// reset) may pass, so it is `bad_gateway`, which queue workers retry.
+fn send_error(url: &url::Url, e: HttpError) -> ApiError {
+    match e {
+        HttpError::HttpRequestDenied => ApiError::invalid(format!(
+            "fetching {url} is not allowed: the host is not in this deployment's allowed outbound hosts"
+        )),
+        HttpError::HttpRequestUriInvalid | HttpError::HttpRequestMethodInvalid => {
+            ApiError::invalid(format!("{url} cannot be requested: {e}"))
+        }
+        other => ApiError::new(
+            ErrorCode::BadGateway,
+            format!("fetching {url} failed: {other}"),
+        ),
+    }
 }

@@ -1,4 +1,5 @@
-//! Ingestion shared by every component that ingests: the pipeline steps
+//! Ingestion shared by every component that ingests (the documents API and
+//! the queue worker): the pipeline steps
 //! (`lode:pipeline/{extract,chunk,embed}`, composed in through the
 //! component's `[component.x.dependencies]`), URL fetching, and the sequence
 //! extracted text → stored document → chunks, vectors and full-text rows.
@@ -9,6 +10,7 @@ use std::collections::HashMap;
 use lode_api::{ApiError, ErrorCode};
 use lode_common::SpinSql;
 use lode_index::Index;
+use lode_jobs::Step;
 use lode_store::ids::sha256_hex;
 use lode_store::{Chunking, Document, DocumentInput, Documents, Tenant};
 use serde_json::{Map, Value as Json, json};
@@ -49,66 +51,86 @@ pub struct Options {
     pub chunking: Chunking,
 }
 
+/// Told as each pipeline step ends: a queue job records progress (and learns
+/// whether its worker still holds the job); the synchronous API reports none.
+#[allow(async_fn_in_trait)] // components are single-threaded: no `Send` bound is wanted
+pub trait Progress {
+    /// `step` finished; an error stops the ingestion before the next step.
+    async fn done(&self, step: Step) -> Result<(), ApiError>;
+}
+
+/// Progress nobody watches (the synchronous API).
+pub struct Quiet;
+
+impl Progress for Quiet {
+    async fn done(&self, _step: Step) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
 /// Store a new document and index it; content the tenant already has (same
 /// sha256) returns the existing document instead of a copy.
+///
+/// Safe to re-run after a crash at any point: nothing is stored before the
+/// chunks are embedded, the document row comes before its index rows, and a
+/// stored document without index rows (a worker killed between the two
+/// writes) is indexed by the re-run instead of being called a duplicate. The
+/// index write itself is one transaction, replacing the document's rows.
 pub async fn add(
     sql: &SpinSql,
     tenant: &Tenant,
     input: DocumentInput,
     pages: &[lode::pipeline::extract::PageSpan],
     chunking: Chunking,
+    progress: &impl Progress,
 ) -> Result<Ingested, ApiError> {
     input.check()?;
     let docs = Documents::new(sql, tenant);
-    if let Some(existing) = docs
+    let model = pipeline::model();
+    let index = Index::new(sql, tenant, &model);
+    let existing = docs
         .find_by_sha256(&sha256_hex(input.content.as_bytes()))
-        .await?
+        .await?;
+    if let Some(existing) = existing.as_ref()
+        && !index.stored_hashes(&existing.id).await?.is_empty()
     {
-        let model = pipeline::model();
-        let index = Index::new(sql, tenant, &model);
-        if !index.stored_hashes(&existing.id).await?.is_empty() {
-            return Ok(Ingested {
-                document: existing,
-                duplicate: true,
-                chunk_count: 0,
-                embedded: 0,
-                warnings: Vec::new(),
-            });
+        for step in [Step::Chunk, Step::Embed] {
+            progress.done(step).await?;
         }
-        // Stored but never indexed: an earlier run (a queue worker killed
-        // between the two writes) did not finish. Finish it, so re-running
-        // an ingestion always ends with exactly one indexed copy.
-        let prepared =
-            pipeline::prepare(tenant, &input.content, pages, chunking, &HashMap::new()).await?;
-        index
-            .write(&existing.id, existing.version, &prepared.records)
-            .await?;
         return Ok(Ingested {
-            document: existing,
-            duplicate: false,
-            chunk_count: prepared.records.len(),
-            embedded: prepared.embedded,
+            document: existing.clone(),
+            duplicate: true,
+            chunk_count: 0,
+            embedded: 0,
             warnings: Vec::new(),
         });
     }
-    let prepared =
-        pipeline::prepare(tenant, &input.content, pages, chunking, &HashMap::new()).await?;
-    let records = prepared.records;
-    let doc = docs.create(input).await?;
-    let model = pipeline::model();
-    if let Err(e) = Index::new(sql, tenant, &model)
-        .write(&doc.id, doc.version, &records)
-        .await
-    {
-        // Never leave a document that search cannot see.
-        docs.delete(&doc.id).await?;
-        return Err(e.into());
-    }
+    let mut records = pipeline::split(&input.content, pages, chunking);
+    progress.done(Step::Chunk).await?;
+    let embedded = pipeline::embed_missing(tenant, &mut records, &HashMap::new()).await?;
+    progress.done(Step::Embed).await?;
+    let document = match existing {
+        Some(existing) => {
+            index
+                .write(&existing.id, existing.version, &records)
+                .await?;
+            existing
+        }
+        None => {
+            let doc = docs.create(input).await?;
+            if let Err(e) = index.write(&doc.id, doc.version, &records).await {
+                // Never leave a document that search cannot see.
+                docs.delete(&doc.id).await?;
+                return Err(e.into());
+            }
+            doc
+        }
+    };
     Ok(Ingested {
-        document: doc,
+        document,
         duplicate: false,
         chunk_count: records.len(),
-        embedded: prepared.embedded,
+        embedded,
         warnings: Vec::new(),
     })
 }
@@ -123,6 +145,7 @@ pub async fn add_extracted(
     options: Options,
     name: Option<String>,
     mut source: Map<String, Json>,
+    progress: &impl Progress,
 ) -> Result<Ingested, ApiError> {
     if extracted.markdown.trim().is_empty() {
         return Err(ApiError::new(
@@ -152,7 +175,15 @@ pub async fn add_extracted(
         content_type: "text/markdown".into(),
         metadata: Some(Json::Object(metadata)),
     };
-    let mut ingested = add(sql, tenant, input, &extracted.pages, options.chunking).await?;
+    let mut ingested = add(
+        sql,
+        tenant,
+        input,
+        &extracted.pages,
+        options.chunking,
+        progress,
+    )
+    .await?;
     ingested.warnings = extracted.warnings;
     Ok(ingested)
 }

@@ -56,6 +56,13 @@ pub async fn prepare(
     chunking: Chunking,
     stored: &HashMap<i64, String>,
 ) -> Result<Prepared, ApiError> {
+    let mut records = split(markdown, pages, chunking);
+    let embedded = embed_missing(tenant, &mut records, stored).await?;
+    Ok(Prepared { records, embedded })
+}
+
+/// The chunk step: `markdown` as chunk records, without vectors yet.
+pub fn split(markdown: &str, pages: &[extract::PageSpan], chunking: Chunking) -> Vec<ChunkRecord> {
     let spans: Vec<chunk::PageSpan> = pages
         .iter()
         .map(|p| chunk::PageSpan {
@@ -69,7 +76,7 @@ pub async fn prepare(
         overlap: chunking.overlap as f32,
         max_tokens: 254,
     };
-    let mut records: Vec<ChunkRecord> = chunk::split(markdown, &spans, options)
+    chunk::split(markdown, &spans, options)
         .into_iter()
         .enumerate()
         .map(|(i, c)| ChunkRecord {
@@ -85,7 +92,17 @@ pub async fn prepare(
             text: c.text,
             vector: None,
         })
-        .collect();
+        .collect()
+}
+
+/// The embed step: give a vector to every record that `stored` does not
+/// already hold unchanged, from the vector cache or the model. Returns how
+/// many the model embedded.
+pub async fn embed_missing(
+    tenant: &Tenant,
+    records: &mut [ChunkRecord],
+    stored: &HashMap<i64, String>,
+) -> Result<usize, ApiError> {
     let todo: Vec<usize> = (0..records.len())
         .filter(|&i| stored.get(&records[i].ordinal) != Some(&records[i].sha256))
         .collect();
@@ -98,10 +115,7 @@ pub async fn prepare(
         }
     }
     if missing.is_empty() {
-        return Ok(Prepared {
-            records,
-            embedded: 0,
-        });
+        return Ok(0);
     }
     let texts: Vec<String> = missing.iter().map(|&i| records[i].text.clone()).collect();
     let vectors = embed(&texts)?;
@@ -110,7 +124,7 @@ pub async fn prepare(
         cache.set(&records[i].sha256, &v).await;
         records[i].vector = Some(v);
     }
-    Ok(Prepared { records, embedded })
+    Ok(embedded)
 }
 
 /// A document's chunk records, and how many of them the model had to embed

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use lode_api::{ApiError, Pattern};
 use lode_auth::Action;
-use lode_common::{ApiCall, Reply, api_call, respond, variable};
+use lode_common::{ApiCall, Reply, api_call, number_variable, respond};
 use lode_jobs::{Jobs, Queue, Status};
 use lode_store::ids::now_ms;
 use serde_json::json;
@@ -125,11 +125,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
                 ));
             }
             // A queued job untouched this long lost its wake-up.
-            let stale = variable("job_stale_secs")
-                .await?
-                .parse()
-                .map(Duration::from_secs)
-                .map_err(|_| ApiError::internal())?;
+            let stale = Duration::from_secs(number_variable("job_stale_secs").await?);
             let swept = Queue::new(&sql, lode_jobs::LEASE)
                 .sweep(now, stale, SWEEP_LIMIT)
                 .await?;

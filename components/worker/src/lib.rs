@@ -9,9 +9,12 @@
 //! pipeline succeeded, and content the tenant already has is recognised by
 //! its sha256 (the job completes with the existing document).
 
+use std::time::Duration;
+
 use lode_api::{ApiError, ErrorCode};
-use lode_common::SpinSql;
-use lode_jobs::{Failure, Job, LEASE, Queue, Step};
+use lode_common::{SpinSql, number_variable, upload_limit};
+use lode_ingest::{Progress, base_type, fetch};
+use lode_jobs::{Failure, Job, Queue, Step};
 use lode_store::Tenant;
 use lode_store::ids::{new_id, now_ms, random_bytes};
 use serde_json::{Map, json};
@@ -24,17 +27,29 @@ async fn on_message(message: Vec<u8>) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     lode_store::migrate(&sql).await?;
-    let queue = Queue::new(&sql, LEASE);
+    let lease: u64 = number_variable("job_lease_secs")
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let queue = Queue::new(&sql, Duration::from_secs(lease.max(1)));
     let worker = new_id("worker");
     let Some(job) = queue.claim(job_id.trim(), &worker, now_ms()).await? else {
         return Ok(()); // done, taken, or not due: nothing to do
     };
-    let outcome = run(&sql, &queue, &worker, &job).await;
-    match outcome {
+    eprintln!(
+        "job {} claimed by {worker} (attempt {}/{})",
+        job.job_id, job.attempts, job.max_attempts
+    );
+    let progress = JobProgress {
+        queue: &queue,
+        job: &job,
+        worker: &worker,
+    };
+    match run(&sql, &job, &progress).await {
         Ok(document_id) => {
             queue
                 .complete(&job.job_id, &worker, &document_id, now_ms())
                 .await?;
+            eprintln!("job {} completed: {document_id}", job.job_id);
         }
         Err(failure) => {
             let jitter = f64::from(u32::from_le_bytes(random_bytes::<4>())) / f64::from(u32::MAX);
@@ -48,75 +63,81 @@ async fn on_message(message: Vec<u8>) -> anyhow::Result<()> {
 }
 
 /// Run the pipeline for `job`; the document id, or why not.
-async fn run(
-    sql: &SpinSql,
-    queue: &Queue<'_, SpinSql>,
-    worker: &str,
-    job: &Job,
-) -> Result<String, Failure> {
+async fn run(sql: &SpinSql, job: &Job, progress: &JobProgress<'_>) -> Result<String, Failure> {
     let tenant = Tenant::parse(&job.tenant).map_err(|e| Failure::Permanent(e.message))?;
     let request = job
         .request
         .clone()
         .ok_or_else(|| Failure::Permanent("the job has no request".into()))?;
-    let jobs = lode_jobs::Jobs::new(sql, &tenant);
-    let blob = job
-        .blob_id
-        .as_deref()
-        .ok_or_else(|| Failure::Permanent("the job has no stored original".into()))?;
-    let bytes = jobs
-        .original(blob)
-        .await
-        .map_err(transient)?
-        .ok_or_else(|| Failure::Permanent("the stored original is gone".into()))?;
-    let media_type = request
-        .media_type
-        .clone()
-        .unwrap_or_else(|| "application/octet-stream".into());
+    let (bytes, media_type, name, source) = match (&request.url, job.blob_id.as_deref()) {
+        (Some(url), _) => {
+            let url = fetch::parse_url(url).map_err(classify)?;
+            let refused = fetch::refused_origin().await.map_err(classify)?;
+            let limit = upload_limit().await.map_err(classify)?;
+            let fetched = fetch::fetch(url, limit, refused).await.map_err(classify)?;
+            progress.done(Step::Fetch).await.map_err(classify)?;
+            let (name, source) = fetch::source(&fetched);
+            (fetched.bytes, fetched.media_type, name, source)
+        }
+        (None, Some(blob)) => {
+            let bytes = lode_jobs::Jobs::new(sql, &tenant)
+                .original(blob)
+                .await
+                .map_err(classify)?
+                .ok_or_else(|| Failure::Permanent("the stored original is gone".into()))?;
+            let media_type = request
+                .media_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".into());
+            let mut source = Map::new();
+            source.insert("media_type".into(), json!(base_type(&media_type)));
+            if let Some(f) = &request.filename {
+                source.insert("filename".into(), json!(f));
+            }
+            (bytes, media_type, request.filename.clone(), source)
+        }
+        (None, None) => {
+            return Err(Failure::Permanent(
+                "the job has neither a URL nor a stored original".into(),
+            ));
+        }
+    };
     let extracted = lode_ingest::pipeline::extract(&bytes, &media_type, None).map_err(classify)?;
-    step(queue, job, worker, Step::Extract).await?;
-    let mut source = Map::new();
-    source.insert(
-        "media_type".into(),
-        json!(lode_ingest::base_type(&media_type)),
-    );
-    if let Some(f) = &request.filename {
-        source.insert("filename".into(), json!(f));
-    }
+    drop(bytes);
+    progress.done(Step::Extract).await.map_err(classify)?;
     let options = lode_ingest::Options {
         title: request.title.clone(),
         metadata: request.metadata.clone(),
         chunking: request.chunking,
     };
-    let ingested = lode_ingest::add_extracted(
-        sql,
-        &tenant,
-        extracted,
-        options,
-        request.filename.clone(),
-        source,
-    )
-    .await
-    .map_err(classify)?;
-    for s in [Step::Chunk, Step::Embed] {
-        step(queue, job, worker, s).await?;
-    }
+    let ingested =
+        lode_ingest::add_extracted(sql, &tenant, extracted, options, name, source, progress)
+            .await
+            .map_err(classify)?;
     Ok(ingested.document.id)
 }
 
-/// Record a finished step; a worker that lost its lease stops here.
-async fn step(
-    queue: &Queue<'_, SpinSql>,
-    job: &Job,
-    worker: &str,
-    step: Step,
-) -> Result<(), Failure> {
-    match queue.progress(&job.job_id, worker, step, now_ms()).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(Failure::Transient(
-            "the lease was lost to another worker".into(),
-        )),
-        Err(e) => Err(Failure::Transient(e.to_string())),
+/// Records each finished step on the job, extending the lease; a worker
+/// that lost its lease (another one took the job over) stops at the next step.
+struct JobProgress<'a> {
+    queue: &'a Queue<'a, SpinSql>,
+    job: &'a Job,
+    worker: &'a str,
+}
+
+impl Progress for JobProgress<'_> {
+    async fn done(&self, step: Step) -> Result<(), ApiError> {
+        match self
+            .queue
+            .progress(&self.job.job_id, self.worker, step, now_ms())
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ApiError::unavailable(
+                "the lease was lost to another worker",
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -124,11 +145,9 @@ async fn step(
 fn classify(e: ApiError) -> Failure {
     let message = e.message;
     match e.code {
-        ErrorCode::Unavailable | ErrorCode::Internal => Failure::Transient(message),
+        ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::BadGateway => {
+            Failure::Transient(message)
+        }
         _ => Failure::Permanent(message),
     }
-}
-
-fn transient(e: ApiError) -> Failure {
-    Failure::Transient(e.message)
 }

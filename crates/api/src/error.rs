@@ -32,6 +32,9 @@ pub enum ErrorCode {
     Internal,
     /// 501: the feature is planned but not built yet.
     NotImplemented,
+    /// 502: a server Lode fetched from (a document URL) failed or could not
+    /// be reached; worth retrying later.
+    BadGateway,
     /// 503: a dependency (store, model…) is unavailable.
     Unavailable,
 }
@@ -51,6 +54,7 @@ impl ErrorCode {
             Self::Unprocessable | Self::Encrypted | Self::Unreadable => 422,
             Self::Internal => 500,
             Self::NotImplemented => 501,
+            Self::BadGateway => 502,
             Self::Unavailable => 503,
         }
     }
@@ -71,6 +75,7 @@ impl ErrorCode {
             Self::Unreadable => "unreadable_document",
             Self::Internal => "internal",
             Self::NotImplemented => "not_implemented",
+            Self::BadGateway => "bad_gateway",
             Self::Unavailable => "unavailable",
         }
     }

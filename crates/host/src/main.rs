@@ -118,8 +118,14 @@ async fn up(
         std::env::var(k).ok()
     })?);
 
+    let workers = redis_trigger::concurrency(std::env::var("LODE_REDIS_CONCURRENCY").ok());
     for (address, channels) in redis_trigger::subscriptions(&app)? {
-        tokio::spawn(redis_trigger::run(app.clone(), address, channels));
+        tokio::spawn(redis_trigger::run(
+            app.clone(),
+            address,
+            channels,
+            workers.clone(),
+        ));
     }
     let http = Arc::new(HttpTrigger::new(app.clone()));
     let listener = tokio::net::TcpListener::bind(listen)

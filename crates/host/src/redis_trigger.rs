@@ -6,10 +6,19 @@
 //! error is logged, not retried (Redis pub/sub has no redelivery). Difference:
 //! when the connection drops, Spin's trigger exits; this host reconnects with
 //! backoff so a Redis restart does not stop local development.
+//!
+//! Handlers run concurrently, at most `LODE_REDIS_CONCURRENCY` at a time
+//! (default: one per CPU); later messages wait in memory for a slot, in
+//! arrival order. Each ingestion instance holds a model and a document, so
+//! an unbounded burst (a 100-file upload) would only trade throughput for
+//! memory. A message waiting when the process dies is lost like any pub/sub
+//! message; Lode's job sweep re-publishes its job.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 use anyhow::{Context, Result};
 use futures::StreamExt;
@@ -59,11 +68,21 @@ pub fn subscriptions(app: &App) -> Result<BTreeMap<String, Channels>> {
     Ok(by_address)
 }
 
+/// The handler slots shared by every subscription: `setting` (the value of
+/// `LODE_REDIS_CONCURRENCY`) or one per CPU.
+pub fn concurrency(setting: Option<String>) -> Arc<Semaphore> {
+    let n = setting
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    Arc::new(Semaphore::new(n))
+}
+
 /// Run one subscriber forever, reconnecting when the server goes away.
-pub async fn run(app: Arc<App>, address: String, channels: Channels) {
+pub async fn run(app: Arc<App>, address: String, channels: Channels, slots: Arc<Semaphore>) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match subscribe(&app, &address, &channels, &mut backoff).await {
+        match subscribe(&app, &address, &channels, &slots, &mut backoff).await {
             Ok(()) => eprintln!("disconnected from {}; reconnecting", redact(&address)),
             Err(e) => eprintln!(
                 "Redis trigger on {}: {e:#}; retrying in {backoff:?}",
@@ -80,6 +99,7 @@ async fn subscribe(
     app: &Arc<App>,
     address: &str,
     channels: &Channels,
+    slots: &Arc<Semaphore>,
     backoff: &mut Duration,
 ) -> Result<()> {
     let client = redis::Client::open(address)?;
@@ -103,7 +123,12 @@ async fn subscribe(
         for id in channels.get(&channel).into_iter().flatten() {
             let (app, id, channel, payload) =
                 (app.clone(), id.clone(), channel.clone(), payload.clone());
+            let slots = slots.clone();
             tokio::spawn(async move {
+                // The semaphore is never closed, so acquiring cannot fail.
+                let Ok(_slot) = slots.acquire_owned().await else {
+                    return;
+                };
                 if let Some(component) = app.components.get(&id) {
                     deliver(&app, component, &channel, payload).await;
                 }
