@@ -3,4 +3,8 @@
 //! with whatever outbound HTTP its host gives it (Spin's `wasi:http`), and the
 //! same code is tested natively.
 
+pub mod chat;
+pub mod circuit;
 pub mod embeddings;
+pub mod registry;
+pub mod sse;

@@ -4,6 +4,7 @@
 //! tests implement it over rusqlite (feature `rusqlite`). The repositories never
 //! see which one they run on, so what is tested natively is what runs in Spin.
 
+pub mod conversations;
 pub mod documents;
 pub mod ids;
 pub mod migrate;
@@ -12,9 +13,14 @@ pub mod rusqlite_sql;
 pub mod settings;
 pub mod sql;
 pub mod tenant;
+pub mod tool_results;
+pub mod usage;
 
+pub use conversations::{Conversation, Conversations, Turn};
 pub use documents::{Document, DocumentInput, Documents, ListQuery, Page, VersionInfo};
 pub use migrate::migrate;
 pub use settings::{Chunking, Settings, StoredSettings, TenantSettings};
 pub use sql::{Row, Sql, StoreError, Value};
 pub use tenant::Tenant;
+pub use tool_results::ToolResults;
+pub use usage::{Call, Usage, UsageReport};

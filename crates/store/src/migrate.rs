@@ -167,6 +167,55 @@ pub const MIGRATIONS: &[Migration] = &[
         )",
         ],
     },
+    Migration {
+        version: 6,
+        name: "chat conversations, LLM usage and tool results",
+        statements: &[
+            "CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            title TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )",
+            "CREATE INDEX conversations_by_tenant ON conversations (tenant, updated_at, id)",
+            // `extra` holds an assistant turn's citations, model and usage (JSON).
+            "CREATE TABLE conversation_messages (
+            conversation_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            extra TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (conversation_id, seq)
+        )",
+            // Tokens and cost per tenant, UTC day, provider and model.
+            "CREATE TABLE llm_usage (
+            tenant TEXT NOT NULL,
+            day TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            failures INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cost_usd REAL NOT NULL,
+            PRIMARY KEY (tenant, day, provider, model)
+        )",
+            // LLM tool results on a document version (`input_key`: sha256 of
+            // the input and model choice), so they are not paid for twice.
+            "CREATE TABLE tool_results (
+            tenant TEXT NOT NULL,
+            document_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            tool TEXT NOT NULL,
+            input_key TEXT NOT NULL,
+            result TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (tenant, document_id, version, tool, input_key)
+        )",
+        ],
+    },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -234,9 +283,9 @@ mod tests {
     fn applies_once_and_is_idempotent() {
         let db = RusqliteSql::memory();
         RusqliteSql::block_on(async {
-            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2, 3, 4, 5]);
+            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2, 3, 4, 5, 6]);
             assert!(migrate(&db).await.unwrap().is_empty());
-            assert_eq!(current_version(&db).await.unwrap(), 5);
+            assert_eq!(current_version(&db).await.unwrap(), 6);
         });
     }
 

@@ -73,6 +73,18 @@ impl Row {
         }
     }
 
+    /// Column `i` as a real number (an integer column reads as one too:
+    /// SQLite stores a whole-valued REAL such as `0.0` as it likes).
+    pub fn real(&self, i: usize) -> Result<f64, StoreError> {
+        match self.0.get(i) {
+            Some(Value::Real(f)) => Ok(*f),
+            Some(Value::Integer(n)) => Ok(*n as f64),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected real, got {other:?}"
+            ))),
+        }
+    }
+
     /// Column `i` as an integer, or `None` when NULL.
     pub fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
         match self.0.get(i) {
