@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what a fresh machine lacks to build and run Lode: the wasm32-wasip2
-# Rust target and redis-server. Idempotent: does nothing when both are present.
+# Rust target, redis-server, the openai Python client (tests), the test PDFs
+# and the model files. Idempotent: does nothing when all are present.
 set -euo pipefail
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -14,6 +15,11 @@ if ! command -v redis-server >/dev/null 2>&1; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+fi
+# The official OpenAI Python client, for the test of Lode's /v1 surface.
+if ! python3 -c 'import openai' 2>/dev/null; then
+  echo "setup: installing the openai Python client"
+  python3 -m pip install -q openai==3.57.0 >/dev/null
 fi
 bash "$(dirname "$0")/pdf-corpus.sh"
 bash "$(dirname "$0")/models.sh"

@@ -3,6 +3,9 @@
 //!
 //! Waiting is always on a condition with a deadline, never a fixed sleep.
 
+#[path = "llm_server.rs"]
+pub mod llm_server;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -94,6 +94,9 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
                     Index::new(&sql, &who.tenant, &pipeline::model())
                         .purge(id)
                         .await?;
+                    lode_store::ToolResults::new(&sql, &who.tenant)
+                        .purge(id)
+                        .await?;
                     Ok(Reply::empty(204))
                 }
                 false => Err(ApiError::not_found("document")),

@@ -1,0 +1,61 @@
+//! `GET /api/usage[?from=YYYY-MM-DD&to=YYYY-MM-DD]`: the tenant's LLM calls,
+//! tokens and cost (from the registry's prices), per UTC day, provider and
+//! model, with totals. The default period is the last 30 days.
+
+use lode_api::{ApiError, Pattern};
+use lode_auth::Action;
+use lode_common::{ApiCall, Reply, api_call, respond};
+use lode_store::Usage;
+use lode_store::ids::now_ms;
+use lode_store::usage::day;
+use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http_service;
+
+const ROUTES: &[Pattern] = &[Pattern("/api/usage")];
+const DAY_MS: i64 = 86_400_000;
+
+#[http_service]
+async fn handle(req: Request) -> impl IntoResponse {
+    respond(serve(req).await)
+}
+
+async fn serve(req: Request) -> Result<Reply, ApiError> {
+    let ApiCall { req, sql, who, .. } = api_call(req, ROUTES).await?;
+    if req.method != Method::GET {
+        return Err(ApiError::method_not_allowed(&["GET"]));
+    }
+    who.require(Action::Read)?;
+    let now = now_ms();
+    let (mut from, mut to) = (day(now - 29 * DAY_MS), day(now));
+    for (k, v) in lode_api::query::pairs(&req.query) {
+        let slot = match k.as_str() {
+            "from" => &mut from,
+            "to" => &mut to,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter {k:?}; use from and to (YYYY-MM-DD)"
+                )));
+            }
+        };
+        if !is_day(&v) {
+            return Err(ApiError::invalid(format!("{k} must be a date, YYYY-MM-DD")));
+        }
+        *slot = v;
+    }
+    if from > to {
+        return Err(ApiError::invalid("from must not be after to"));
+    }
+    let report = Usage::new(&sql, &who.tenant).report(&from, &to).await?;
+    Ok(Reply::json(200, report))
+}
+
+/// `YYYY-MM-DD` with plausible numbers (compared as text, so the shape matters).
+fn is_day(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && s.split('-').all(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && matches!(s[5..7].parse::<u8>(), Ok(1..=12))
+        && matches!(s[8..10].parse::<u8>(), Ok(1..=31))
+}

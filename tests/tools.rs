@@ -1,0 +1,258 @@
+//! LLM tools through lode-host against a scripted OpenAI-compatible server:
+//! the listing, checked inputs and outputs, results stored on the document
+//! (a second run costs nothing), map-reduce summaries of long documents,
+//! and who may run what.
+
+use lode_tests::Host;
+use lode_tests::llm_server::{ScriptedLlm, openai_answer};
+use serde_json::{Value, json};
+
+const ADMIN: &str = "test-admin-key-0123456789";
+
+/// A host whose only model has a `context` token window.
+fn start(llm: &ScriptedLlm, context: u32) -> Host {
+    let registry = json!({
+        "providers": [{"name": "local", "protocol": "openai", "base_url": llm.origin}],
+        "models": [{"name": "small", "provider": "local", "context_length": context,
+                    "cost_per_1k_input": 1.0, "cost_per_1k_output": 2.0}]
+    })
+    .to_string();
+    Host::start(
+        "spin.toml",
+        &[
+            ("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN),
+            ("SPIN_VARIABLE_LLM_REGISTRY", &registry),
+            ("SPIN_VARIABLE_LLM_ORIGIN_3", &llm.origin),
+        ],
+    )
+}
+
+fn post(host: &Host, path: &str, key: &str, body: Value) -> lode_tests::Reply {
+    host.json("POST", path, key, &body)
+}
+
+#[test]
+fn tools_check_inputs_and_outputs_and_store_results_on_documents() {
+    let llm = ScriptedLlm::start();
+    let host = start(&llm, 8192);
+
+    let list = host.get("/api/tools", Some(ADMIN));
+    assert_eq!(list.status, 200, "{}", list.text);
+    let names: Vec<&str> = list.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "summarize",
+            "extract-entities",
+            "classify",
+            "keywords",
+            "sentiment",
+            "translate",
+            "answer"
+        ]
+    );
+    assert_eq!(
+        list.json["data"][2]["input_schema"]["required"],
+        json!(["labels"])
+    );
+
+    // Raw text: the model's label is matched to the caller's spelling.
+    llm.push(openai_answer(
+        "```json\n{\"labels\": [\"SPORT\"]}\n```",
+        50,
+        5,
+    ));
+    let r = post(
+        &host,
+        "/api/tools/classify",
+        ADMIN,
+        json!({"text": "The striker scored twice in the final.", "input": {"labels": ["sport", "politics"]}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["result"], json!({"labels": ["sport"]}));
+    assert_eq!(
+        (r.json["model"].as_str(), r.json["llm_calls"].as_u64()),
+        (Some("small"), Some(1))
+    );
+    let prompt = &llm.requests()[0].body["messages"][1]["content"];
+    assert!(
+        prompt
+            .as_str()
+            .unwrap()
+            .contains("The striker scored twice"),
+        "{prompt}"
+    );
+
+    // A label the caller did not offer is the model's mistake: 502.
+    llm.push(openai_answer("{\"labels\": [\"weather\"]}", 50, 5));
+    let r = post(
+        &host,
+        "/api/tools/classify",
+        ADMIN,
+        json!({"text": "Rain tomorrow.", "input": {"labels": ["sport", "politics"]}}),
+    );
+    assert_eq!(r.status, 502, "{}", r.text);
+    assert_eq!(r.json["error"]["code"], "bad_gateway");
+
+    // Bad input never reaches the model.
+    let before = llm.requests().len();
+    for (path, body, status) in [
+        (
+            "/api/tools/classify",
+            json!({"text": "x", "input": {"labels": ["one"]}}),
+            422,
+        ),
+        ("/api/tools/translate", json!({"text": "x"}), 422),
+        (
+            "/api/tools/summarize",
+            json!({"text": "x", "input": {"max_words": 5}}),
+            422,
+        ),
+        ("/api/tools/summarize", json!({"text": ""}), 422),
+        (
+            "/api/tools/summarize",
+            json!({"text": "x", "input": {"colour": "red"}}),
+            422,
+        ),
+        ("/api/tools/poem", json!({"text": "x"}), 404),
+    ] {
+        let r = post(&host, path, ADMIN, body.clone());
+        assert_eq!(r.status, status, "{path} {body}: {}", r.text);
+    }
+    assert_eq!(llm.requests().len(), before);
+
+    // On a document: stored, then served from the store.
+    let doc = post(
+        &host,
+        "/api/documents",
+        ADMIN,
+        json!({"title": "Match", "content": "# Final\n\nThe striker scored twice; the crowd cheered.", "content_type": "text/markdown"}),
+    );
+    let id = doc.json["id"].as_str().unwrap();
+    let path = format!("/api/documents/{id}/tools/sentiment");
+    llm.push(openai_answer(
+        "{\"sentiment\": \"positive\", \"score\": 0.8}",
+        40,
+        6,
+    ));
+    let first = post(&host, &path, ADMIN, json!({}));
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(
+        first.json["result"],
+        json!({"sentiment": "positive", "score": 0.8})
+    );
+    assert_eq!(
+        (
+            first.json["cached"].as_bool(),
+            first.json["version"].as_i64()
+        ),
+        (Some(false), Some(1))
+    );
+    let calls = llm.requests().len();
+    let again = post(&host, &path, ADMIN, json!({}));
+    assert_eq!(again.json["cached"], true, "{}", again.text);
+    assert_eq!(again.json["result"], first.json["result"]);
+    assert_eq!(
+        llm.requests().len(),
+        calls,
+        "a stored result costs no LLM call"
+    );
+    llm.push(openai_answer(
+        "{\"sentiment\": \"mixed\", \"score\": 0.1}",
+        40,
+        6,
+    ));
+    let refreshed = post(&host, &path, ADMIN, json!({"refresh": true}));
+    assert_eq!(refreshed.json["result"]["sentiment"], "mixed");
+
+    // Who may: a viewer reads but does not store; other tenants see nothing.
+    let key = |tenant: &str, role: &str| {
+        post(
+            &host,
+            "/api/keys",
+            ADMIN,
+            json!({"tenant": tenant, "name": "k", "role": role}),
+        )
+        .json["key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let viewer = key("default", "viewer");
+    assert_eq!(post(&host, &path, &viewer, json!({})).status, 403);
+    let outsider = key("other", "editor");
+    assert_eq!(post(&host, &path, &outsider, json!({})).status, 404);
+    assert_eq!(host.get("/api/tools", None).status, 401);
+
+    let usage = host.get("/api/usage", Some(ADMIN));
+    assert_eq!(usage.json["requests"], 4, "{}", usage.text);
+}
+
+#[test]
+fn long_documents_are_summarised_map_reduce() {
+    let llm = ScriptedLlm::start();
+    // 2000 tokens of context leave parts of about 1500 characters.
+    let host = start(&llm, 2000);
+    let paragraphs: Vec<String> = (1..=8)
+        .map(|i| {
+            format!(
+                "Section {i}. {}",
+                "The wing deflects air downwards and is pushed up. ".repeat(12)
+            )
+        })
+        .collect();
+    let content = format!("# Wings\n\n{}", paragraphs.join("\n\n"));
+    let doc = post(
+        &host,
+        "/api/documents",
+        ADMIN,
+        json!({"title": "Wings", "content": content, "content_type": "text/markdown"}),
+    );
+    let id = doc.json["id"].as_str().unwrap().to_string();
+    let expected_parts = lode_tools::plan_map(&content, 2000).len();
+    assert!(expected_parts >= 3, "the test text must need several parts");
+    for i in 1..=expected_parts {
+        llm.push(openai_answer(
+            &format!("{{\"summary\": \"part {i} is about lift\"}}"),
+            400,
+            10,
+        ));
+    }
+    llm.push(openai_answer(
+        "{\"summary\": \"The document explains lift.\"}",
+        100,
+        8,
+    ));
+    let r = post(
+        &host,
+        &format!("/api/documents/{id}/tools/summarize"),
+        ADMIN,
+        json!({"input": {"max_words": 50}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let parts = r.json["parts"].as_u64().unwrap();
+    assert_eq!(parts as usize, expected_parts, "{}", r.text);
+    assert_eq!(r.json["llm_calls"].as_u64(), Some(parts + 1));
+    assert_eq!(r.json["result"]["summary"], "The document explains lift.");
+    let sent = llm.requests();
+    let reduce = sent[parts as usize].body["messages"][1]["content"]
+        .as_str()
+        .unwrap();
+    assert!(reduce.contains("Part 1: part 1 is about lift"), "{reduce}");
+    assert!(
+        reduce.contains(&format!("Part {parts}: part {parts} is about lift")),
+        "{reduce}"
+    );
+    let expected_cost =
+        (400.0 * parts as f64 + 100.0) / 1000.0 + (10.0 * parts as f64 + 8.0) * 2.0 / 1000.0;
+    assert!(
+        (r.json["cost_usd"].as_f64().unwrap() - expected_cost).abs() < 1e-9,
+        "{}",
+        r.text
+    );
+}
