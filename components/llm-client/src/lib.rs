@@ -21,7 +21,7 @@ use lode_llm::circuit::{Circuit, Policy};
 use lode_llm::registry::{Candidate, Capability, Model, Provider, Registry, Strategy};
 use lode_llm::sse::SseParser;
 use lode_retry::Backoff;
-use lode_store::ids::{now_ms, random_bytes};
+use lode_store::ids::{jitter, now_ms};
 use lode_store::{Call, Tenant, Usage};
 use spin_sdk::wasip3::http::types::RequestOptions;
 use spin_sdk::wasip3::http_compat::{IncomingResponseBody, RequestOptionsExtension};
@@ -299,8 +299,10 @@ impl Llm {
             let CallError::Transient(_) = &error else {
                 return Err(error);
             };
-            let jitter = f64::from(u32::from_le_bytes(random_bytes::<4>())) / f64::from(u32::MAX);
-            match self.backoff.delay(attempt, retry_after.as_deref(), jitter) {
+            match self
+                .backoff
+                .delay(attempt, retry_after.as_deref(), jitter())
+            {
                 Some(wait) => spin_sdk::time::sleep(wait).await,
                 None => return Err(error),
             }

@@ -16,7 +16,7 @@ use lode_common::{SpinSql, number_variable, upload_limit};
 use lode_ingest::{Progress, base_type, fetch};
 use lode_jobs::{Failure, Job, Queue, Step};
 use lode_store::Tenant;
-use lode_store::ids::{new_id, now_ms, random_bytes};
+use lode_store::ids::{jitter, new_id, now_ms};
 use serde_json::{Map, json};
 use spin_sdk::redis_subscriber;
 
@@ -52,9 +52,8 @@ async fn on_message(message: Vec<u8>) -> anyhow::Result<()> {
             eprintln!("job {} completed: {document_id}", job.job_id);
         }
         Err(failure) => {
-            let jitter = f64::from(u32::from_le_bytes(random_bytes::<4>())) / f64::from(u32::MAX);
             let status = queue
-                .fail(&job.job_id, &worker, &failure, now_ms(), jitter)
+                .fail(&job.job_id, &worker, &failure, now_ms(), jitter())
                 .await?;
             eprintln!("job {} failed ({status:?}): {failure:?}", job.job_id);
         }

@@ -15,6 +15,12 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     buf
 }
 
+/// A random number in `0..=1`, the jitter that spreads retries apart
+/// (`lode_retry::Backoff::delay`).
+pub fn jitter() -> f64 {
+    f64::from(u32::from_le_bytes(random_bytes::<4>())) / f64::from(u32::MAX)
+}
+
 /// Milliseconds since the Unix epoch (WASI wall clock inside a component).
 pub fn now_ms() -> i64 {
     let d = std::time::SystemTime::now()
