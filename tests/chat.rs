@@ -9,6 +9,7 @@ use std::time::Duration;
 use lode_tests::Host;
 use lode_tests::llm_server::{
     ScriptedLlm, anthropic_answer, anthropic_stream, error, openai_answer, openai_stream,
+    openai_tool_calls,
 };
 use serde_json::{Value, json};
 
@@ -162,7 +163,7 @@ fn registry(models: &[(&str, &str, &str, Option<&str>, f64)]) -> String {
         .map(|(name, _, _, _, quality)| {
             json!({"name": name, "provider": format!("p-{name}"), "model": format!("{name}-v1"),
                    "context_length": 8192, "cost_per_1k_input": 0.5, "cost_per_1k_output": 1.0,
-                   "quality": quality, "capabilities": ["chat", "stream"]})
+                   "quality": quality, "capabilities": ["chat", "stream", "tools"]})
         })
         .collect();
     json!({"providers": providers, "models": models, "strategy": "quality"}).to_string()
@@ -718,4 +719,134 @@ fn the_official_openai_client_works_against_v1() {
         assert!(r.json["error"]["message"].is_string(), "{}", r.text);
     }
     assert_eq!(host.get("/v1/models", None).status, 401);
+}
+
+#[test]
+fn with_the_search_tool_the_model_searches_again_and_cites_what_it_found() {
+    let llm = ScriptedLlm::start();
+    let host = start(
+        &registry(&[("local", "openai", &llm.origin, None, 0.5)]),
+        &[&llm.origin],
+        &[],
+    );
+    let bad = chat(&host, json!({"message": "Hi", "tools": ["rm_rf"]}));
+    assert_eq!(bad.status, 422, "{}", bad.text);
+
+    // The first retrieval finds the wing; the model searches for bread.
+    llm.push(openai_tool_calls(
+        &[(
+            "call_1",
+            "search_documents",
+            json!({"query": "why sourdough rises"}),
+        )],
+        120,
+        15,
+    ));
+    llm.push(openai_answer(
+        "Lift keeps it up [1]. Yeast makes dough rise [2].",
+        200,
+        14,
+    ));
+    let r = chat(
+        &host,
+        json!({"message": "What keeps an aircraft up?", "tools": ["search_documents"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json["answer"],
+        "Lift keeps it up [1]. Yeast makes dough rise [2]."
+    );
+    assert_eq!(
+        r.json["searches"],
+        json!([{"query": "why sourdough rises", "sources": [2]}])
+    );
+    let cited: Vec<(u64, &str)> = r.json["citations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["n"].as_u64().unwrap(),
+                c["title"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(cited, [(1, "Wings"), (2, "Bread")], "{}", r.text);
+    assert_eq!(r.json["invalid_citations"], json!([]));
+    assert_eq!(
+        (
+            r.json["usage"]["input_tokens"].as_u64(),
+            r.json["usage"]["output_tokens"].as_u64()
+        ),
+        (Some(320), Some(29)),
+        "both rounds are accounted"
+    );
+
+    // What the model was sent: the tool, then its call and the search result.
+    let sent = llm.requests();
+    let first = &sent[0].body;
+    assert_eq!(first["tools"][0]["function"]["name"], "search_documents");
+    assert!(
+        first["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("call the search_documents tool")
+    );
+    let second = sent[1].body["messages"].as_array().unwrap();
+    let n = second.len();
+    assert_eq!(second[n - 2]["tool_calls"][0]["id"], "call_1");
+    assert_eq!(second[n - 1]["role"], "tool");
+    assert_eq!(second[n - 1]["tool_call_id"], "call_1");
+    let result = second[n - 1]["content"].as_str().unwrap();
+    assert!(result.contains("[2] Bread"), "{result}");
+    assert!(result.contains("wild yeast ferments"), "{result}");
+
+    // A model that never stops calling tools is cut off after three rounds.
+    for i in 0..4 {
+        llm.push(openai_tool_calls(
+            &[(
+                &format!("c{i}"),
+                "search_documents",
+                json!({"query": "wings"}),
+            )],
+            10,
+            2,
+        ));
+    }
+    let r = chat(
+        &host,
+        json!({"message": "What keeps an aircraft up?", "tools": ["search_documents"]}),
+    );
+    assert_eq!(r.status, 502, "{}", r.text);
+    assert_eq!(llm.pending(), 0, "four rounds were asked, no more");
+
+    // Streaming with tools: the rounds, then the answer and the done event.
+    llm.push(openai_tool_calls(
+        &[("s1", "search_documents", json!({"query": ""}))],
+        10,
+        2,
+    ));
+    llm.push(openai_answer("Lift [1].", 50, 3));
+    let r = chat(
+        &host,
+        json!({"message": "What keeps an aircraft up?", "tools": ["search_documents"], "stream": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ev = events(&r.text);
+    assert_eq!(ev[0], ("token".to_string(), json!({"text": "Lift [1]."})));
+    assert_eq!(ev[1].0, "done");
+    assert_eq!(ev[1].1["searches"], json!([]), "a bad call runs no search");
+    let bad_call = llm.requests().last().unwrap().body["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        bad_call["content"]
+            .as_str()
+            .unwrap()
+            .contains("takes {\"query\""),
+        "the model is told what was wrong: {bad_call}"
+    );
 }

@@ -226,6 +226,28 @@ pub fn openai_answer(text: &str, input: u64, output: u64) -> Scripted {
     }
 }
 
+/// An OpenAI Chat Completions answer that calls tools: (id, name, arguments).
+pub fn openai_tool_calls(calls: &[(&str, &str, Value)], input: u64, output: u64) -> Scripted {
+    let calls: Vec<Value> = calls
+        .iter()
+        .map(|(id, name, args)| {
+            json!({"id": id, "type": "function",
+                   "function": {"name": name, "arguments": args.to_string()}})
+        })
+        .collect();
+    Scripted::Json {
+        status: 200,
+        headers: vec![],
+        body: json!({
+            "id": "chatcmpl-test", "object": "chat.completion", "created": 1, "model": "scripted",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": calls},
+                         "finish_reason": "tool_calls"}],
+            "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output}
+        })
+        .to_string(),
+    }
+}
+
 /// An OpenAI streamed answer: one chunk per token, a usage chunk, `[DONE]`.
 pub fn openai_stream(tokens: &[&str], delay: Duration) -> Scripted {
     let chunk = |delta: Value, finish: Value| {

@@ -3,28 +3,87 @@
 //! (a second run costs nothing), map-reduce summaries of long documents,
 //! and who may run what.
 
-use lode_tests::Host;
-use lode_tests::llm_server::{ScriptedLlm, openai_answer};
+use std::time::Duration;
+
+use lode_tests::llm_server::{ScriptedLlm, error, openai_answer};
+use lode_tests::{Host, Redis, temp_dir, wait_for};
 use serde_json::{Value, json};
 
 const ADMIN: &str = "test-admin-key-0123456789";
 
 /// A host whose only model has a `context` token window.
 fn start(llm: &ScriptedLlm, context: u32) -> Host {
+    start_with(llm, context, &[])
+}
+
+fn start_with(llm: &ScriptedLlm, context: u32, extra: &[(&str, &str)]) -> Host {
     let registry = json!({
         "providers": [{"name": "local", "protocol": "openai", "base_url": llm.origin}],
         "models": [{"name": "small", "provider": "local", "context_length": context,
                     "cost_per_1k_input": 1.0, "cost_per_1k_output": 2.0}]
     })
     .to_string();
-    Host::start(
-        "spin.toml",
-        &[
-            ("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN),
-            ("SPIN_VARIABLE_LLM_REGISTRY", &registry),
-            ("SPIN_VARIABLE_LLM_ORIGIN_3", &llm.origin),
-        ],
-    )
+    let mut env = vec![
+        ("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN),
+        ("SPIN_VARIABLE_LLM_REGISTRY", registry.as_str()),
+        ("SPIN_VARIABLE_LLM_ORIGIN_3", llm.origin.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    Host::start_in("spin.toml", &env, temp_dir("tools"))
+}
+
+/// A text of `sections` paragraphs about lift.
+fn long_text(sections: usize) -> String {
+    let paragraphs: Vec<String> = (1..=sections)
+        .map(|i| {
+            format!(
+                "Section {i}. {}",
+                "The wing deflects air downwards and is pushed up. ".repeat(12)
+            )
+        })
+        .collect();
+    format!("# Wings\n\n{}", paragraphs.join("\n\n"))
+}
+
+/// Store `content` as the document "Wings"; its id.
+fn add_wings(host: &Host, content: &str) -> String {
+    let doc = post(
+        host,
+        "/api/documents",
+        ADMIN,
+        json!({"title": "Wings", "content": content, "content_type": "text/markdown"}),
+    );
+    assert_eq!(doc.status, 201, "{}", doc.text);
+    doc.json["id"].as_str().unwrap().to_string()
+}
+
+/// Script one answer per part and the reduce answer; the number of parts.
+fn script_summary(llm: &ScriptedLlm, text: &str, context: u32) -> usize {
+    let parts = lode_tools::plan_map(text, context).len();
+    for i in 1..=parts {
+        llm.push(openai_answer(
+            &format!("{{\"summary\": \"part {i} is about lift\"}}"),
+            400,
+            10,
+        ));
+    }
+    llm.push(openai_answer(
+        "{\"summary\": \"The document explains lift.\"}",
+        100,
+        8,
+    ));
+    parts
+}
+
+/// Poll a job until it is final.
+fn finished_job(host: &Host, id: &str) -> Value {
+    wait_for("the tool job to finish", Duration::from_secs(120), || {
+        let r = host.get(&format!("/api/jobs/{id}"), Some(ADMIN));
+        let status = r.json["status"].as_str().unwrap_or_default().to_string();
+        ["completed", "failed", "dead"]
+            .contains(&status.as_str())
+            .then_some(r.json)
+    })
 }
 
 fn post(host: &Host, path: &str, key: &str, body: Value) -> lode_tests::Reply {
@@ -198,36 +257,13 @@ fn long_documents_are_summarised_map_reduce() {
     let llm = ScriptedLlm::start();
     // 2000 tokens of context leave parts of about 1500 characters.
     let host = start(&llm, 2000);
-    let paragraphs: Vec<String> = (1..=8)
-        .map(|i| {
-            format!(
-                "Section {i}. {}",
-                "The wing deflects air downwards and is pushed up. ".repeat(12)
-            )
-        })
-        .collect();
-    let content = format!("# Wings\n\n{}", paragraphs.join("\n\n"));
-    let doc = post(
-        &host,
-        "/api/documents",
-        ADMIN,
-        json!({"title": "Wings", "content": content, "content_type": "text/markdown"}),
+    let content = long_text(8);
+    let id = add_wings(&host, &content);
+    let expected_parts = script_summary(&llm, &content, 2000);
+    assert!(
+        (3..8).contains(&expected_parts),
+        "the test text must need several parts, few enough for one request"
     );
-    let id = doc.json["id"].as_str().unwrap().to_string();
-    let expected_parts = lode_tools::plan_map(&content, 2000).len();
-    assert!(expected_parts >= 3, "the test text must need several parts");
-    for i in 1..=expected_parts {
-        llm.push(openai_answer(
-            &format!("{{\"summary\": \"part {i} is about lift\"}}"),
-            400,
-            10,
-        ));
-    }
-    llm.push(openai_answer(
-        "{\"summary\": \"The document explains lift.\"}",
-        100,
-        8,
-    ));
     let r = post(
         &host,
         &format!("/api/documents/{id}/tools/summarize"),
@@ -255,4 +291,103 @@ fn long_documents_are_summarised_map_reduce() {
         "{}",
         r.text
     );
+}
+
+#[test]
+fn long_runs_go_through_the_job_queue_and_survive_a_provider_outage() {
+    let llm = ScriptedLlm::start();
+    let redis = Redis::start();
+    let url = redis.url();
+    let host = start_with(
+        &llm,
+        2000,
+        &[
+            ("SPIN_VARIABLE_REDIS_URL", url.as_str()),
+            ("SPIN_VARIABLE_JOB_STALE_SECS", "1"),
+            ("LODE_SWEEP_SECS", "1"),
+        ],
+    );
+
+    // A document needing more calls than one request may make is queued.
+    let content = long_text(30);
+    let id = add_wings(&host, &content);
+    let parts = script_summary(&llm, &content, 2000);
+    assert!(parts + 1 > 8, "{parts} parts fit in one request");
+    let path = format!("/api/documents/{id}/tools/summarize");
+    let queued = post(&host, &path, ADMIN, json!({}));
+    assert_eq!(queued.status, 202, "{}", queued.text);
+    assert_eq!(
+        (queued.json["kind"].as_str(), queued.json["tool"].as_str()),
+        (Some("tool"), Some("summarize"))
+    );
+    let job_id = queued.json["job_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        queued.headers["location"].to_str().unwrap(),
+        format!("/api/jobs/{job_id}")
+    );
+    let job = finished_job(&host, &job_id);
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["document_id"].as_str(), Some(id.as_str()));
+    let result = &job["result"];
+    assert_eq!(result["result"]["summary"], "The document explains lift.");
+    assert_eq!(result["llm_calls"].as_u64(), Some(parts as u64 + 1));
+    assert_eq!(result["version"], 1);
+
+    // Progress was recorded per call: map percentages rise, then reduce, store.
+    let sse = host.get(&format!("/api/jobs/{job_id}/events"), Some(ADMIN));
+    let events: Vec<Value> = sse
+        .text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let maps = events.iter().filter(|e| e["step"] == "map").count();
+    assert_eq!(maps, parts, "{}", sse.text);
+    let percents: Vec<u64> = events
+        .iter()
+        .map(|e| e["progress"].as_u64().unwrap())
+        .collect();
+    assert!(percents.windows(2).all(|w| w[0] <= w[1]), "{percents:?}");
+    let steps: Vec<&str> = events.iter().filter_map(|e| e["step"].as_str()).collect();
+    assert_eq!(steps[steps.len() - 3..], ["reduce", "store", "store"]);
+
+    // The queued result is stored on the document like an in-request one.
+    let calls = llm.requests().len();
+    let again = post(&host, &path, ADMIN, json!({}));
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json["cached"], true);
+    assert_eq!(again.json["result"], result["result"]);
+    assert_eq!(llm.requests().len(), calls);
+
+    // A forced queued run on raw text, while the provider is down: the
+    // first attempt fails (three 500s), the job is re-queued with the
+    // error, and the second attempt completes.
+    for _ in 0..3 {
+        llm.push(error(500, None));
+    }
+    llm.push(openai_answer("{\"keywords\": [\"lift\", \"wing\"]}", 30, 5));
+    let raw = post(
+        &host,
+        "/api/tools/keywords?mode=queue&priority=high",
+        ADMIN,
+        json!({"text": "The wing is pushed up by the air it deflects."}),
+    );
+    assert_eq!(raw.status, 202, "{}", raw.text);
+    let job_id = raw.json["job_id"].as_str().unwrap();
+    let job = finished_job(&host, job_id);
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["attempts"], 2, "{job}");
+    assert_eq!(job["result"]["result"]["keywords"], json!(["lift", "wing"]));
+    let sse = host.get(&format!("/api/jobs/{job_id}/events"), Some(ADMIN));
+    assert!(
+        sse.text.contains("\"status\":\"queued\"") && sse.text.contains("500"),
+        "{}",
+        sse.text
+    );
+
+    // Bad modes and oversized runs are refused before anything is spent.
+    let before = llm.requests().len();
+    let bad = post(&host, &format!("{path}?mode=later"), ADMIN, json!({}));
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert_eq!(llm.requests().len(), before);
 }

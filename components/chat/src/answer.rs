@@ -58,7 +58,14 @@ pub struct ChatBody {
     metadata: Option<Map<String, Json>>,
     max_tokens: Option<u32>,
     temperature: Option<f32>,
+    /// Tools the model may call: only `search_documents`, which lets it
+    /// search the documents again when the first retrieval is not enough.
+    #[serde(default)]
+    tools: Vec<String>,
 }
+
+/// Rounds of tool calls before the model must answer.
+const MAX_TOOL_ROUNDS: usize = 3;
 
 /// Everything known before the model answers.
 pub struct Prepared {
@@ -72,6 +79,12 @@ pub struct Prepared {
     remember: bool,
     sources: Vec<Source>,
     ask: Ask,
+    /// How the first sources were found; the search tool searches the same way.
+    retrieval: Retrieval,
+    /// The model may call the search tool.
+    search: bool,
+    /// The searches it made: query and the numbers of the sources they added.
+    searches: Vec<Json>,
 }
 
 /// A question to answer from the tenant's documents.
@@ -88,6 +101,8 @@ pub struct Question {
     pub conversation_id: Option<String>,
     /// Store the turn in a conversation (`/api/chat`), or not (`/v1`, stateless).
     pub remember: bool,
+    /// Offer the model the search tool.
+    pub search: bool,
 }
 
 /// Check the limits both surfaces share.
@@ -116,6 +131,16 @@ pub async fn chat(sql: SpinSql, who: Principal, body: ChatBody) -> Result<Served
     let max_tokens = body.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
     check_limits(&question, max_tokens, body.temperature)?;
     let retrieval = Retrieval::new(body.k, body.min_score, body.document_ids, body.metadata)?;
+    let search = match body.tools.as_slice() {
+        [] => false,
+        [one] if one == lode_rag::SEARCH_TOOL => true,
+        _ => {
+            return Err(ApiError::invalid(format!(
+                "tools may only be [\"{}\"]",
+                lode_rag::SEARCH_TOOL
+            )));
+        }
+    };
     let tenant = who.tenant.clone();
     let history = match &body.conversation_id {
         None => Vec::new(),
@@ -148,6 +173,7 @@ pub async fn chat(sql: SpinSql, who: Principal, body: ChatBody) -> Result<Served
         ask,
         conversation_id: body.conversation_id,
         remember: true,
+        search,
     };
     let prepared = prepare(sql, tenant, q).await?;
     match body.stream {
@@ -165,7 +191,10 @@ pub async fn prepare(sql: SpinSql, tenant: Tenant, q: Question) -> Result<Prepar
     };
     let sources = q.retrieval.sources(&sql, &tenant, &query).await?;
     let mut ask = q.ask;
-    ask.messages = lode_rag::answer_prompt(&q.question, &sources, &q.history);
+    ask.messages = lode_rag::answer_prompt_with(&q.question, &sources, &q.history, q.search);
+    if q.search {
+        ask.tools = vec![lode_rag::search_tool()];
+    }
     Ok(Prepared {
         sql,
         tenant,
@@ -176,6 +205,9 @@ pub async fn prepare(sql: SpinSql, tenant: Tenant, q: Question) -> Result<Prepar
         remember: q.remember,
         sources,
         ask,
+        retrieval: q.retrieval,
+        search: q.search,
+        searches: Vec::new(),
     })
 }
 
@@ -210,13 +242,66 @@ async fn rewrite(
 }
 
 /// The whole answer, as `/api/chat` shows it.
-pub async fn answer(p: Prepared) -> Result<Json, ApiError> {
-    if p.sources.is_empty() {
+pub async fn answer(mut p: Prepared) -> Result<Json, ApiError> {
+    // With the search tool the model may still find something.
+    if p.sources.is_empty() && !p.search {
         return finish(&p, no_context(), None).await;
     }
-    let answer = p.llm.complete(&p.sql, &p.tenant, &p.ask).await?;
+    let answer = complete_with_tools(&mut p).await?;
     let verified = verify(&answer.response.content, &p.sources);
     finish(&p, verified, Some(&answer)).await
+}
+
+/// Ask the model; while it calls the search tool (at most
+/// [`MAX_TOOL_ROUNDS`] rounds), run its searches (new passages numbered
+/// after the sources it has) and ask again. The answer carries the usage
+/// and cost of every round.
+async fn complete_with_tools(p: &mut Prepared) -> Result<Answer, ApiError> {
+    let (mut input, mut output, mut cost) = (0, 0, 0.0);
+    for round in 0..=MAX_TOOL_ROUNDS {
+        let mut answer = p.llm.complete(&p.sql, &p.tenant, &p.ask).await?;
+        input += answer.response.usage.input_tokens;
+        output += answer.response.usage.output_tokens;
+        cost += answer.cost_usd;
+        let calls = std::mem::take(&mut answer.response.tool_calls);
+        if calls.is_empty() || round == MAX_TOOL_ROUNDS {
+            if answer.response.content.trim().is_empty() {
+                return Err(ApiError::new(
+                    lode_api::ErrorCode::BadGateway,
+                    format!("the model kept calling tools for {round} rounds without answering"),
+                ));
+            }
+            answer.response.usage.input_tokens = input;
+            answer.response.usage.output_tokens = output;
+            answer.cost_usd = cost;
+            return Ok(answer);
+        }
+        p.ask.messages.push(Message {
+            role: Role::Assistant,
+            content: answer.response.content.clone(),
+            tool_calls: calls.clone(),
+            tool_call_id: None,
+        });
+        for call in calls {
+            let reply = match lode_rag::search_query(&call.name, &call.arguments) {
+                Ok(query) => {
+                    let found = p.retrieval.sources(&p.sql, &p.tenant, &query).await?;
+                    let added = lode_rag::append_sources(&mut p.sources, found);
+                    let numbers: Vec<usize> = added.iter().map(|s| s.n).collect();
+                    p.searches.push(json!({"query": query, "sources": numbers}));
+                    lode_rag::search_result(&added)
+                }
+                Err(e) => e.to_string(),
+            };
+            p.ask.messages.push(Message {
+                role: Role::Tool,
+                content: reply,
+                tool_calls: Vec::new(),
+                tool_call_id: Some(call.id),
+            });
+        }
+    }
+    unreachable!("the last round returns")
 }
 
 /// How a streamed answer is framed as Server-Sent Events.
@@ -250,8 +335,21 @@ impl Framing for LodeEvents {
     }
 }
 
-/// The answer as Server-Sent Events framed by `framing`.
+/// The answer as Server-Sent Events framed by `framing`. With the search
+/// tool, each round must be whole before Lode knows whether the model
+/// answered or searched, so the answer is sent as one `token` event.
 pub async fn stream(p: Prepared, framing: impl Framing) -> Result<Served, ApiError> {
+    if p.search {
+        let payload = answer(p).await?;
+        let text = payload["answer"].as_str().unwrap_or_default();
+        let mut body = framing.token(text).to_vec();
+        body.extend_from_slice(&framing.done(&payload));
+        return event_stream(
+            Full::new(Bytes::from(body))
+                .map_err(anyhow::Error::from)
+                .boxed_unsync(),
+        );
+    }
     let mut llm_stream = match p.sources.is_empty() {
         true => None,
         // Fallback happens here, before anything is sent to the client.
@@ -371,5 +469,8 @@ async fn finish(p: &Prepared, v: Verified, answer: Option<&Answer>) -> Result<Js
     payload["query"] = json!(p.query);
     payload["rewritten"] = json!(p.query != p.question);
     payload["sources"] = json!(p.sources);
+    if p.search {
+        payload["searches"] = json!(p.searches);
+    }
     Ok(payload)
 }

@@ -159,6 +159,7 @@ pub async fn completions(
             ask,
             conversation_id: None,
             remember: false,
+            search: false,
         };
         let prepared = answer::prepare(sql, who.tenant.clone(), q).await?;
         if body.stream {

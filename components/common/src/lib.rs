@@ -12,6 +12,10 @@ use lode_store::{Row, Sql, StoreError, Value};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::sqlite;
 
+pub mod job;
+mod wake;
+pub use wake::wake;
+
 /// A request whose body was read within the component's limit.
 pub struct ApiRequest {
     /// HTTP method.

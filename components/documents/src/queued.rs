@@ -83,7 +83,8 @@ pub async fn form(
                 title: title.clone(),
                 metadata: metadata.clone(),
                 chunking,
-            },
+            }
+            .into(),
             priority,
             original: Some(file.bytes.into()),
         });
@@ -109,7 +110,8 @@ pub async fn raw(
             title: options.title,
             metadata: options.metadata,
             chunking: options.chunking,
-        },
+        }
+        .into(),
         priority: options.priority,
         // Moved, not copied: the body is held once.
         original: Some(req.body.into()),
@@ -136,7 +138,8 @@ pub async fn url(
             title: options.title,
             metadata: options.metadata,
             chunking: options.chunking,
-        },
+        }
+        .into(),
         priority: options.priority,
         original: None,
     };
@@ -157,7 +160,7 @@ async fn submit(sql: &SpinSql, tenant: &Tenant, jobs: Vec<NewJob>) -> Result<Rep
         .enqueue(jobs, max_attempts.clamp(1, 100), now_ms())
         .await?;
     for job in &created {
-        lode_ingest::wake(&job.job_id, job.priority).await;
+        lode_common::wake(&job.job_id, job.channel()).await;
     }
     let listed: Vec<Json> = created
         .iter()

@@ -17,9 +17,6 @@ use serde_json::{Map, Value as Json, json};
 
 pub mod fetch;
 pub mod pipeline;
-mod wake;
-
-pub use wake::wake;
 
 spin_sdk::wit_bindgen::generate!({
     world: "ingest",

@@ -74,7 +74,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
             who.require(Action::Write)?;
             let revived = jobs.redrive(now).await?;
             for job in &revived {
-                lode_ingest::wake(&job.job_id, job.priority).await;
+                lode_common::wake(&job.job_id, job.channel()).await;
             }
             Ok(Reply::json(200, json!({ "data": revived })))
         }
@@ -92,7 +92,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
                 .retry(id, now)
                 .await?
                 .ok_or_else(|| ApiError::not_found("job"))?;
-            lode_ingest::wake(&job.job_id, job.priority).await;
+            lode_common::wake(&job.job_id, job.channel()).await;
             Ok(Reply::json(200, job))
         }
         (6, &Method::GET) => {
@@ -131,7 +131,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
                 .await?;
             let mut published = 0;
             for s in &swept {
-                published += usize::from(lode_ingest::wake(&s.job_id, s.priority).await);
+                published += usize::from(lode_common::wake(&s.job_id, s.channel()).await);
             }
             Ok(Reply::json(
                 200,

@@ -4,16 +4,20 @@
 //! version and stores the result on it, so asking again (same version, tool,
 //! input and model choice) returns the stored result without an LLM call.
 //!
-//! Summaries of texts longer than the model's context are map-reduced: each
-//! part is summarised, then the part summaries are summarised together.
+//! Summaries of texts longer than the model's context are map-reduced (see
+//! `lode-tool-run`). A run needing more than [`IN_REQUEST_CALLS`] LLM calls
+//! goes through the job queue (#4) and answers 202 with the job, whose
+//! `result` holds the answer once completed; `?mode=sync` keeps it in the
+//! request (up to [`MAX_SYNC_PARTS`] parts), `?mode=queue` always queues.
 
-use lode_api::{ApiError, ErrorCode, Pattern};
+use lode_api::{ApiError, ErrorCode, Pattern, query};
 use lode_auth::{Action, Principal};
-use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit, respond};
+use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit, number_variable, respond};
+use lode_jobs::{Jobs, NewJob, Priority, ToolRequest};
 use lode_llm::registry::Strategy;
-use lode_llm_client::{Ask, Llm};
-use lode_store::ids::{now_ms, sha256_hex};
+use lode_store::ids::now_ms;
 use lode_store::{Documents, ToolResults};
+use lode_tool_run::{Plan, Quiet};
 use lode_tools::{Tool, ToolError};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
@@ -28,8 +32,14 @@ const ROUTES: &[Pattern] = &[
 
 /// Longest raw text `POST /api/tools/{tool}` takes (documents may be longer).
 const MAX_TEXT_CHARS: usize = 200_000;
-/// Parts a map-reduce summary may have before it is refused.
-const MAX_PARTS: usize = 64;
+/// Runs with more LLM calls than this go through the queue unless
+/// `?mode=sync`: a client should not hold a request open for minutes.
+const IN_REQUEST_CALLS: usize = 8;
+/// Parts an in-request map-reduce summary may have.
+const MAX_SYNC_PARTS: usize = 64;
+/// Parts a queued map-reduce summary may have (the cost guard: a bigger
+/// text is refused before anything is spent).
+const MAX_QUEUED_PARTS: usize = 1024;
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
@@ -52,16 +62,18 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         }
         (1, &Method::POST) => {
             who.require(Action::Read)?;
-            let tool = tool(params.get("tool"))?;
             let body: RawRun = req.json(body_limit().await?)?;
-            raw(&sql, &who, tool, body).await
+            let choice = (body.input, body.model, body.strategy);
+            let run = Run::new(&sql, &who, params.get("tool"), &req.query, choice)?;
+            raw(run, &body.text).await
         }
         (2, &Method::POST) => {
             // Results are stored on the document: a write.
             who.require(Action::Write)?;
-            let tool = tool(params.get("tool"))?;
             let body: DocumentRun = req.json(body_limit().await?)?;
-            on_document(&sql, &who, params.get("id"), tool, body).await
+            let choice = (body.input, body.model, body.strategy);
+            let run = Run::new(&sql, &who, params.get("tool"), &req.query, choice)?;
+            on_document(run, params.get("id"), body.refresh).await
         }
         (0, _) => Err(ApiError::method_not_allowed(&["GET"])),
         _ => Err(ApiError::method_not_allowed(&["POST"])),
@@ -100,147 +112,202 @@ fn empty() -> Json {
     json!({})
 }
 
-async fn raw(sql: &SpinSql, who: &Principal, tool: Tool, body: RawRun) -> Result<Reply, ApiError> {
-    let text = body.text.trim();
+/// Where a run happens (`?mode=`).
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// In the request when it needs at most [`IN_REQUEST_CALLS`] calls, else queued.
+    Auto,
+    /// In the request, however long (up to [`MAX_SYNC_PARTS`] parts).
+    Sync,
+    /// Always through the job queue.
+    Queue,
+}
+
+/// `?mode=auto|sync|queue` and `?priority=` (queued runs).
+fn mode(query_string: &str) -> Result<(Mode, Priority), ApiError> {
+    let mut mode = Mode::Auto;
+    let mut priority = Priority::Normal;
+    for (k, v) in query::pairs(query_string) {
+        match k.as_str() {
+            "mode" => {
+                mode = match v.as_str() {
+                    "auto" => Mode::Auto,
+                    "sync" => Mode::Sync,
+                    "queue" => Mode::Queue,
+                    _ => return Err(ApiError::invalid("mode must be auto, sync or queue")),
+                }
+            }
+            "priority" => {
+                priority = Priority::parse(&v).ok_or_else(|| {
+                    ApiError::invalid("priority must be urgent, high, normal or low")
+                })?
+            }
+            _ => return Err(ApiError::invalid(format!("unknown query parameter {k:?}"))),
+        }
+    }
+    Ok((mode, priority))
+}
+
+/// What one run needs, whichever way it goes.
+struct Run<'a> {
+    sql: &'a SpinSql,
+    who: &'a Principal,
+    tool: Tool,
+    input: Map<String, Json>,
+    model: Option<String>,
+    strategy: Option<Strategy>,
+    mode: Mode,
+    priority: Priority,
+}
+
+impl<'a> Run<'a> {
+    /// The run of tool `name` with the caller's (input, model, strategy)
+    /// and `?mode=&priority=`; input checked before anything else happens.
+    fn new(
+        sql: &'a SpinSql,
+        who: &'a Principal,
+        name: &str,
+        query_string: &str,
+        (input, model, strategy): (Json, Option<String>, Option<Strategy>),
+    ) -> Result<Run<'a>, ApiError> {
+        let tool = tool(name)?;
+        let (mode, priority) = mode(query_string)?;
+        Ok(Run {
+            sql,
+            who,
+            tool,
+            input: tool.check_input(&input).map_err(invalid)?,
+            model,
+            strategy,
+            mode,
+            priority,
+        })
+    }
+
+    /// Plan the run, then do it here or queue it. `store`: the document
+    /// version and cache key a document run's result is stored under;
+    /// `original`: the text a queued raw run keeps with its job.
+    async fn go(self, text: &str, store: Option<(&str, i64, String)>) -> Result<Reply, ApiError> {
+        let plan = Plan::new(self.tool, text, self.model.clone(), self.strategy).await?;
+        let parts = plan.calls().saturating_sub(1).max(1);
+        let queued = match self.mode {
+            Mode::Queue => true,
+            Mode::Sync => false,
+            Mode::Auto => plan.calls() > IN_REQUEST_CALLS,
+        };
+        let limit = if queued {
+            MAX_QUEUED_PARTS
+        } else {
+            MAX_SYNC_PARTS
+        };
+        if parts > limit {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the text needs {parts} parts for this model's context; at most {limit}{}",
+                    if queued {
+                        ""
+                    } else {
+                        " in a request (use ?mode=queue)"
+                    }
+                ),
+            ));
+        }
+        if queued {
+            return self.enqueue(text, store).await;
+        }
+        let tenant = &self.who.tenant;
+        let out = plan.run(self.sql, tenant, &self.input, &Quiet).await?;
+        let out = match store {
+            Some((id, version, key)) => {
+                lode_tool_run::store_on_document(
+                    self.sql,
+                    tenant,
+                    (id, version),
+                    self.tool,
+                    &key,
+                    out,
+                    now_ms(),
+                )
+                .await?
+            }
+            None => out,
+        };
+        Ok(Reply::json(200, out))
+    }
+
+    /// Queue the run for the tool worker; 202 with the job.
+    async fn enqueue(
+        self,
+        text: &str,
+        store: Option<(&str, i64, String)>,
+    ) -> Result<Reply, ApiError> {
+        let (document, cache_key, original) = match store {
+            Some((id, version, key)) => (Some((id.to_string(), version)), Some(key), None),
+            None => (None, None, Some(text.as_bytes().to_vec())),
+        };
+        let request = ToolRequest {
+            tool: self.tool.name().to_string(),
+            document,
+            input: self.input,
+            model: self.model,
+            strategy: strategy_name(self.strategy),
+            cache_key,
+        };
+        let max_attempts: u32 = number_variable("job_max_attempts").await?;
+        let (_, created) = Jobs::new(self.sql, &self.who.tenant)
+            .enqueue(
+                vec![NewJob {
+                    request: request.into(),
+                    priority: self.priority,
+                    original,
+                }],
+                max_attempts.clamp(1, 100),
+                now_ms(),
+            )
+            .await?;
+        let job = created.into_iter().next().ok_or_else(ApiError::internal)?;
+        lode_common::wake(&job.job_id, job.channel()).await;
+        let location = format!("/api/jobs/{}", job.job_id);
+        Ok(Reply::json(202, &job).at(location))
+    }
+}
+
+/// A strategy's wire name (`"cost"`…), as stored with a job and in cache keys.
+fn strategy_name(strategy: Option<Strategy>) -> Option<String> {
+    strategy
+        .and_then(|s| serde_json::to_value(s).ok())
+        .and_then(|v| v.as_str().map(str::to_string))
+}
+
+async fn raw(run: Run<'_>, text: &str) -> Result<Reply, ApiError> {
+    let text = text.trim();
     if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
         return Err(ApiError::invalid(format!(
             "text must be 1-{MAX_TEXT_CHARS} characters"
         )));
     }
-    let input = tool.check_input(&body.input).map_err(invalid)?;
-    let run = run(sql, who, tool, text, &input, body.model, body.strategy).await?;
-    Ok(Reply::json(200, run))
+    run.go(text, None).await
 }
 
-async fn on_document(
-    sql: &SpinSql,
-    who: &Principal,
-    id: &str,
-    tool: Tool,
-    body: DocumentRun,
-) -> Result<Reply, ApiError> {
-    let input = tool.check_input(&body.input).map_err(invalid)?;
-    let doc = Documents::new(sql, &who.tenant)
+async fn on_document(run: Run<'_>, id: &str, refresh: bool) -> Result<Reply, ApiError> {
+    let tenant = &run.who.tenant;
+    let doc = Documents::new(run.sql, tenant)
         .get_version(id, None)
         .await?
         .ok_or_else(|| ApiError::not_found("document"))?;
-    let key = sha256_hex(
-        json!({"input": input, "model": body.model, "strategy": body.strategy})
-            .to_string()
-            .as_bytes(),
-    );
-    let results = ToolResults::new(sql, &who.tenant);
-    if !body.refresh
-        && let Some(stored) = results.get(&doc.id, doc.version, tool.name(), &key).await?
+    let strategy = strategy_name(run.strategy);
+    let key = lode_tool_run::cache_key(&run.input, run.model.as_deref(), strategy.as_deref());
+    if !refresh
+        && let Some(mut stored) = ToolResults::new(run.sql, tenant)
+            .get(&doc.id, doc.version, run.tool.name(), &key)
+            .await?
     {
-        let mut out = stored;
-        out["cached"] = json!(true);
-        return Ok(Reply::json(200, out));
+        stored["cached"] = json!(true);
+        return Ok(Reply::json(200, stored));
     }
     let text = doc.content.clone().unwrap_or_default();
-    let mut out = run(sql, who, tool, &text, &input, body.model, body.strategy).await?;
-    out["document_id"] = json!(doc.id);
-    out["version"] = json!(doc.version);
-    results
-        .put(&doc.id, doc.version, tool.name(), &key, &out, now_ms())
-        .await?;
-    out["cached"] = json!(false);
-    Ok(Reply::json(200, out))
-}
-
-/// Run `tool` on `text` (map-reduce for long summaries); the result and what it cost.
-async fn run(
-    sql: &SpinSql,
-    who: &Principal,
-    tool: Tool,
-    text: &str,
-    input: &Map<String, Json>,
-    model: Option<String>,
-    strategy: Option<Strategy>,
-) -> Result<Json, ApiError> {
-    let llm = Llm::load().await?;
-    let ask = Ask {
-        model,
-        strategy,
-        max_tokens: 1500,
-        temperature: Some(0.0),
-        ..Ask::default()
-    };
-    // The context of the first model the chain would try decides the cut.
-    let context = llm.context_length(&ask).unwrap_or(8192);
-    let parts = lode_tools::plan_map(text, context);
-    if parts.len() > MAX_PARTS {
-        return Err(ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!(
-                "the text needs {} parts for this model's context; at most {MAX_PARTS}",
-                parts.len()
-            ),
-        ));
-    }
-    let mut spent = Spent::default();
-    let result = if parts.len() == 1 || tool != Tool::Summarize {
-        // Only summaries are map-reduced; other tools see the first part
-        // (which is the whole text whenever it fits).
-        once(&llm, sql, who, tool, &parts[0], input, &ask, &mut spent).await?
-    } else {
-        let mut summaries = Vec::with_capacity(parts.len());
-        for part in &parts {
-            let r = once(&llm, sql, who, tool, part, input, &ask, &mut spent).await?;
-            summaries.push(r["summary"].as_str().unwrap_or_default().to_string());
-        }
-        let all = lode_tools::reduce_input(&summaries);
-        once(&llm, sql, who, tool, &all, input, &ask, &mut spent).await?
-    };
-    Ok(json!({
-        "tool": tool.name(),
-        "result": result,
-        "model": spent.model,
-        "provider": spent.provider,
-        "llm_calls": spent.calls,
-        "parts": parts.len(),
-        "truncated": tool != Tool::Summarize && parts.len() > 1,
-        "usage": {"input_tokens": spent.input, "output_tokens": spent.output},
-        "cost_usd": spent.cost,
-    }))
-}
-
-/// What a run's LLM calls used.
-#[derive(Default)]
-struct Spent {
-    calls: u32,
-    input: u64,
-    output: u64,
-    cost: f64,
-    model: String,
-    provider: String,
-}
-
-/// One LLM call for `tool` on `text`, its answer checked.
-#[allow(clippy::too_many_arguments)] // one call site shape, kept flat for reading
-async fn once(
-    llm: &Llm,
-    sql: &SpinSql,
-    who: &Principal,
-    tool: Tool,
-    text: &str,
-    input: &Map<String, Json>,
-    ask: &Ask,
-    spent: &mut Spent,
-) -> Result<Json, ApiError> {
-    let ask = Ask {
-        messages: tool.prompt(text, input),
-        ..ask.clone()
-    };
-    let answer = llm.complete(sql, &who.tenant, &ask).await?;
-    spent.calls += 1;
-    spent.input += answer.response.usage.input_tokens;
-    spent.output += answer.response.usage.output_tokens;
-    spent.cost += answer.cost_usd;
-    spent.model = answer.model.clone();
-    spent.provider = answer.provider.clone();
-    tool.parse_output(&answer.response.content, input)
-        .map_err(|e: ToolError| ApiError::new(ErrorCode::BadGateway, e.to_string()))
+    run.go(&text, Some((&doc.id, doc.version, key))).await
 }
 
 fn invalid(e: ToolError) -> ApiError {

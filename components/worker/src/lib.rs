@@ -9,65 +9,34 @@
 //! pipeline succeeded, and content the tenant already has is recognised by
 //! its sha256 (the job completes with the existing document).
 
-use std::time::Duration;
-
-use lode_api::{ApiError, ErrorCode};
-use lode_common::{SpinSql, number_variable, upload_limit};
+use lode_api::ApiError;
+use lode_common::job::{Done, Lease, run_job};
+use lode_common::{SpinSql, upload_limit};
 use lode_ingest::{Progress, base_type, fetch};
-use lode_jobs::{Failure, Job, Queue, Step};
+use lode_jobs::{Failure, Job, Step, Work};
 use lode_store::Tenant;
-use lode_store::ids::{jitter, new_id, now_ms};
 use serde_json::{Map, json};
 use spin_sdk::redis_subscriber;
 
 #[redis_subscriber]
 async fn on_message(message: Vec<u8>) -> anyhow::Result<()> {
-    let job_id = String::from_utf8(message)?;
-    let sql = SpinSql::open("default")
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    lode_store::migrate(&sql).await?;
-    let lease: u64 = number_variable("job_lease_secs")
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let queue = Queue::new(&sql, Duration::from_secs(lease.max(1)));
-    let worker = new_id("worker");
-    let Some(job) = queue.claim(job_id.trim(), &worker, now_ms()).await? else {
-        return Ok(()); // done, taken, or not due: nothing to do
-    };
-    eprintln!(
-        "job {} claimed by {worker} (attempt {}/{})",
-        job.job_id, job.attempts, job.max_attempts
-    );
-    let progress = JobProgress {
-        queue: &queue,
-        job: &job,
-        worker: &worker,
-    };
-    match run(&sql, &job, &progress).await {
-        Ok(document_id) => {
-            queue
-                .complete(&job.job_id, &worker, &document_id, now_ms())
-                .await?;
-            eprintln!("job {} completed: {document_id}", job.job_id);
-        }
-        Err(failure) => {
-            let status = queue
-                .fail(&job.job_id, &worker, &failure, now_ms(), jitter())
-                .await?;
-            eprintln!("job {} failed ({status:?}): {failure:?}", job.job_id);
-        }
-    }
-    Ok(())
+    run_job(message, async |sql, job, lease| {
+        let document_id = run(sql, job, &JobProgress(lease)).await?;
+        Ok(Done {
+            document_id: Some(document_id),
+            result: None,
+        })
+    })
+    .await
 }
 
 /// Run the pipeline for `job`; the document id, or why not.
 async fn run(sql: &SpinSql, job: &Job, progress: &JobProgress<'_>) -> Result<String, Failure> {
     let tenant = Tenant::parse(&job.tenant).map_err(|e| Failure::Permanent(e.message))?;
-    let request = job
-        .request
-        .clone()
-        .ok_or_else(|| Failure::Permanent("the job has no request".into()))?;
+    let request = job.work.clone();
+    let Work::Ingest(request) = request else {
+        return Err(Failure::Permanent("not an ingestion job".into()));
+    };
     let (bytes, media_type, name, source) = match (&request.url, job.blob_id.as_deref()) {
         (Some(url), _) => {
             let url = fetch::parse_url(url).map_err(classify)?;
@@ -118,35 +87,14 @@ async fn run(sql: &SpinSql, job: &Job, progress: &JobProgress<'_>) -> Result<Str
 
 /// Records each finished step on the job, extending the lease; a worker
 /// that lost its lease (another one took the job over) stops at the next step.
-struct JobProgress<'a> {
-    queue: &'a Queue<'a, SpinSql>,
-    job: &'a Job,
-    worker: &'a str,
-}
+struct JobProgress<'a>(&'a Lease<'a>);
 
 impl Progress for JobProgress<'_> {
     async fn done(&self, step: Step) -> Result<(), ApiError> {
-        match self
-            .queue
-            .progress(&self.job.job_id, self.worker, step, now_ms())
-            .await
-        {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(ApiError::unavailable(
-                "the lease was lost to another worker",
-            )),
-            Err(e) => Err(e.into()),
-        }
+        self.0.report(step, step.percent_done()).await
     }
 }
 
-/// Bad input is permanent; a store, model or network failure may pass.
 fn classify(e: ApiError) -> Failure {
-    let message = e.message;
-    match e.code {
-        ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::BadGateway => {
-            Failure::Transient(message)
-        }
-        _ => Failure::Permanent(message),
-    }
+    Failure::from_error(e)
 }

@@ -1,4 +1,4 @@
-//! Durable ingestion jobs: the `jobs` table is the source of truth, and a
+//! Durable background jobs (ingestion, and long LLM tool runs): the `jobs` table is the source of truth, and a
 //! Redis message is only a wake-up call carrying a job id (Redis pub/sub
 //! drops messages nobody listens to, so it cannot be the queue).
 //!
@@ -18,8 +18,8 @@ mod model;
 mod queue;
 mod tenant;
 
-pub use model::{Job, JobEvent, JobRequest, Priority, Status, Step};
-pub use queue::{Failure, Queue, Swept};
+pub use model::{Job, JobEvent, JobRequest, Kind, Priority, Status, Step, ToolRequest, Work};
+pub use queue::{Failure, Outcome, Queue, Swept};
 pub use tenant::{BatchProgress, Jobs, NewJob};
 
 /// How long a worker holds a job after each claim or progress report; a job

@@ -90,11 +90,6 @@ impl Priority {
         Priority::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
-    /// The Redis channel that wakes this priority's workers (`spin.toml`).
-    pub fn channel(self) -> String {
-        format!("lode-jobs-{}", self.as_str())
-    }
-
     /// Stored as a number so `ORDER BY priority` serves urgent work first.
     pub(crate) fn rank(self) -> i64 {
         self as i64
@@ -105,6 +100,50 @@ impl Priority {
             .get(rank.clamp(0, 3) as usize)
             .copied()
             .unwrap_or(Priority::Normal)
+    }
+}
+
+/// What a job does, which decides the component (Redis channel) that runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Extract, chunk, embed and index a file or URL (`components/worker`).
+    Ingest,
+    /// Run an LLM tool, e.g. a map-reduce summary (`components/tool-worker`).
+    Tool,
+}
+
+impl Kind {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Ingest => "ingest",
+            Kind::Tool => "tool",
+        }
+    }
+
+    /// Parse a stored name.
+    pub fn parse(s: &str) -> Option<Kind> {
+        [Kind::Ingest, Kind::Tool]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+
+    /// The Redis channel that wakes this kind's workers at `priority`
+    /// (`spin.toml` subscribes one component per kind).
+    pub fn channel(self, priority: Priority) -> String {
+        match self {
+            Kind::Ingest => format!("lode-jobs-{}", priority.as_str()),
+            Kind::Tool => format!("lode-tools-{}", priority.as_str()),
+        }
+    }
+
+    /// The step a completed job of this kind ends on.
+    pub fn last_step(self) -> Step {
+        match self {
+            Kind::Ingest => Step::Index,
+            Kind::Tool => Step::Store,
+        }
     }
 }
 
@@ -122,6 +161,12 @@ pub enum Step {
     Embed,
     /// Chunks, vectors and FTS rows written.
     Index,
+    /// A tool's LLM calls on the parts of its text (progress grows per part).
+    Map,
+    /// A map-reduce summary's final call over the part summaries.
+    Reduce,
+    /// A tool's result stored (on the document, for document runs).
+    Store,
 }
 
 impl Step {
@@ -133,6 +178,9 @@ impl Step {
             Step::Chunk => "chunk",
             Step::Embed => "embed",
             Step::Index => "index",
+            Step::Map => "map",
+            Step::Reduce => "reduce",
+            Step::Store => "store",
         }
     }
 
@@ -144,6 +192,9 @@ impl Step {
             Step::Chunk,
             Step::Embed,
             Step::Index,
+            Step::Map,
+            Step::Reduce,
+            Step::Store,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)
@@ -157,6 +208,9 @@ impl Step {
             Step::Chunk => 35,
             Step::Embed => 90,
             Step::Index => 100,
+            Step::Map => 90,
+            Step::Reduce => 95,
+            Step::Store => 100,
         }
     }
 }
@@ -180,6 +234,73 @@ pub struct JobRequest {
     pub chunking: Chunking,
 }
 
+/// An LLM tool run in the background (`POST …/tools/{tool}` whose text needs
+/// many calls), stored with the job so a retry needs nothing else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolRequest {
+    /// The tool's wire name (`summarize`, …).
+    pub tool: String,
+    /// The document and version whose text to use; `None`: the text is the
+    /// job's stored original (a raw-text run).
+    pub document: Option<(String, i64)>,
+    /// The tool's checked input.
+    #[serde(default)]
+    pub input: Map<String, Json>,
+    /// The model asked for, if any.
+    pub model: Option<String>,
+    /// The selection strategy asked for (its wire name), if any.
+    pub strategy: Option<String>,
+    /// Where a document run's result is stored (`tool_results.input_key`).
+    pub cache_key: Option<String>,
+}
+
+/// What a job does, with everything it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    /// Ingest a file or URL.
+    Ingest(JobRequest),
+    /// Run an LLM tool.
+    Tool(ToolRequest),
+}
+
+impl Work {
+    /// Which kind of job this is.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Work::Ingest(_) => Kind::Ingest,
+            Work::Tool(_) => Kind::Tool,
+        }
+    }
+
+    /// The JSON stored in `jobs.request`.
+    pub(crate) fn to_json(&self) -> Result<String, serde_json::Error> {
+        match self {
+            Work::Ingest(r) => serde_json::to_string(r),
+            Work::Tool(r) => serde_json::to_string(r),
+        }
+    }
+
+    fn from_json(kind: Kind, json: &str) -> Result<Work, serde_json::Error> {
+        Ok(match kind {
+            Kind::Ingest => Work::Ingest(serde_json::from_str(json)?),
+            Kind::Tool => Work::Tool(serde_json::from_str(json)?),
+        })
+    }
+}
+
+impl From<JobRequest> for Work {
+    fn from(r: JobRequest) -> Work {
+        Work::Ingest(r)
+    }
+}
+
+impl From<ToolRequest> for Work {
+    fn from(r: ToolRequest) -> Work {
+        Work::Tool(r)
+    }
+}
+
 /// A job as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Job {
@@ -187,6 +308,11 @@ pub struct Job {
     pub job_id: String,
     /// The upload it belongs to.
     pub batch_id: String,
+    /// What it does.
+    pub kind: Kind,
+    /// The tool a tool job runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
     /// Where it is.
     pub status: Status,
     /// How soon it runs.
@@ -203,17 +329,20 @@ pub struct Job {
     pub error: Option<String>,
     /// The file's name.
     pub filename: Option<String>,
-    /// The document, once indexed.
+    /// The document, once indexed (or the document a tool ran on).
     pub document_id: Option<String>,
+    /// A completed tool job's output (what `POST …/tools/{tool}` answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Json>,
     /// When a queued retry becomes due (ms since the epoch).
     pub next_attempt_at: i64,
     /// Created (ms since the epoch).
     pub created_at: i64,
     /// Last changed (ms since the epoch).
     pub updated_at: i64,
-    /// The stored request (not serialised: the API shows `filename`).
+    /// The stored request (not serialised: the API shows `filename`, `tool`).
     #[serde(skip)]
-    pub request: Option<JobRequest>,
+    pub work: Work,
     /// The stored original, for upload jobs.
     #[serde(skip)]
     pub blob_id: Option<String>,
@@ -225,17 +354,32 @@ pub struct Job {
 /// The columns [`Job::from_row`] reads, in order.
 pub(crate) const JOB_COLUMNS: &str = "id, batch_id, status, priority, step, percent, attempts, \
     max_attempts, last_error, request, document_id, next_attempt_at, created_at, updated_at, \
-    blob_id, tenant";
+    blob_id, tenant, kind, result";
 
 impl Job {
+    /// The Redis channel that wakes a worker for this job.
+    pub fn channel(&self) -> String {
+        self.kind.channel(self.priority)
+    }
+
     pub(crate) fn from_row(row: &Row) -> Result<Job, StoreError> {
         let bad = |what: &str| StoreError::Decode(format!("jobs.{what}"));
         let opt = |i: usize| row.opt_text(i);
-        let request: JobRequest =
-            serde_json::from_str(&row.text(9)?).map_err(|_| bad("request"))?;
+        let kind = Kind::parse(&row.text(16)?).ok_or_else(|| bad("kind"))?;
+        let work = Work::from_json(kind, &row.text(9)?).map_err(|_| bad("request"))?;
+        let (filename, tool) = match &work {
+            Work::Ingest(r) => (r.filename.clone(), None),
+            Work::Tool(r) => (None, Some(r.tool.clone())),
+        };
+        let result = match opt(17)? {
+            Some(text) => Some(serde_json::from_str(&text).map_err(|_| bad("result"))?),
+            None => None,
+        };
         Ok(Job {
             job_id: row.text(0)?,
             batch_id: row.text(1)?,
+            kind,
+            tool,
             status: Status::parse(&row.text(2)?).ok_or_else(|| bad("status"))?,
             priority: Priority::from_rank(row.int(3)?),
             step: opt(4)?.as_deref().and_then(Step::parse),
@@ -243,14 +387,15 @@ impl Job {
             attempts: row.int(6)?.max(0) as u32,
             max_attempts: row.int(7)?.max(0) as u32,
             error: opt(8)?,
-            filename: request.filename.clone(),
+            filename,
             document_id: opt(10)?,
+            result,
             next_attempt_at: row.int(11)?,
             created_at: row.int(12)?,
             updated_at: row.int(13)?,
             blob_id: opt(14)?,
             tenant: row.text(15)?,
-            request: Some(request),
+            work,
         })
     }
 }

@@ -4,10 +4,13 @@
 
 use std::time::Duration;
 
+use lode_api::{ApiError, ErrorCode};
 use lode_retry::Backoff;
 use lode_store::{Sql, StoreError, Value};
 
-use crate::model::{JOB_COLUMNS, Job, Priority, Status, Step};
+use serde_json::Value as Json;
+
+use crate::model::{JOB_COLUMNS, Job, Kind, Priority, Status, Step};
 
 /// Why an attempt failed, deciding whether another one is worth it.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +21,20 @@ pub enum Failure {
     Permanent(String),
 }
 
+impl Failure {
+    /// Classify an error of a job's run: a store, model, network or LLM
+    /// provider failure (unavailable, internal, bad gateway) may pass; bad
+    /// input or something gone will not.
+    pub fn from_error(e: ApiError) -> Failure {
+        match e.code {
+            ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::BadGateway => {
+                Failure::Transient(e.message)
+            }
+            _ => Failure::Permanent(e.message),
+        }
+    }
+}
+
 /// A job the sweep found stranded, to be published on its priority's channel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Swept {
@@ -25,6 +42,24 @@ pub struct Swept {
     pub job_id: String,
     /// Its priority (the sweep returns the most urgent first).
     pub priority: Priority,
+    /// Its kind, which with the priority names the channel to publish on.
+    pub kind: Kind,
+}
+
+impl Swept {
+    /// The Redis channel that wakes a worker for this job.
+    pub fn channel(&self) -> String {
+        self.kind.channel(self.priority)
+    }
+}
+
+/// What a finished job produced.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome<'a> {
+    /// The document indexed, or the document a tool ran on.
+    pub document_id: Option<&'a str>,
+    /// A tool job's output.
+    pub result: Option<&'a Json>,
 }
 
 /// The jobs table as workers and the sweeper use it.
@@ -104,7 +139,21 @@ impl<'a, S: Sql> Queue<'a, S> {
         step: Step,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let percent = step.percent_done();
+        self.progress_at(job_id, worker, step, step.percent_done(), now)
+            .await
+    }
+
+    /// [`Queue::progress`] with an explicit percentage, for steps made of
+    /// many parts (a tool's map over a long text).
+    pub async fn progress_at(
+        &self,
+        job_id: &str,
+        worker: &str,
+        step: Step,
+        percent: u8,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let percent = percent.min(100);
         let changed = self
             .sql
             .execute(
@@ -135,29 +184,58 @@ impl<'a, S: Sql> Queue<'a, S> {
         Ok(changed == 1)
     }
 
-    /// Mark the job completed with its document. `false` if `worker` no longer holds it.
-    pub async fn complete(
+    /// [`Queue::progress_at`] for a worker that must stop once it lost the
+    /// job: that is an error (unavailable, so the run counts as transient).
+    pub async fn report(
         &self,
         job_id: &str,
         worker: &str,
-        document_id: &str,
+        step: Step,
+        percent: u8,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        if self.progress_at(job_id, worker, step, percent, now).await? {
+            Ok(())
+        } else {
+            Err(ApiError::unavailable(
+                "the lease was lost to another worker",
+            ))
+        }
+    }
+
+    /// Mark the job completed with what it produced. `false` if `worker`
+    /// no longer holds it.
+    pub async fn complete(
+        &self,
+        job: &Job,
+        worker: &str,
+        outcome: Outcome<'_>,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let step = job.kind.last_step();
+        let result = outcome.result.map(|r| r.to_string());
         let changed = self
             .sql
             .execute(
-                "UPDATE jobs SET status = 'completed', step = 'index', percent = 100, \
-                 document_id = ?, last_error = NULL, lease_until = NULL, updated_at = ? \
-                 WHERE id = ? AND status = 'processing' AND worker = ?",
-                vec![document_id.into(), now.into(), job_id.into(), worker.into()],
+                "UPDATE jobs SET status = 'completed', step = ?, percent = 100, \
+                 document_id = ?, result = ?, last_error = NULL, lease_until = NULL, \
+                 updated_at = ? WHERE id = ? AND status = 'processing' AND worker = ?",
+                vec![
+                    step.as_str().into(),
+                    outcome.document_id.into(),
+                    result.into(),
+                    now.into(),
+                    job.job_id.as_str().into(),
+                    worker.into(),
+                ],
             )
             .await?;
         if changed == 1 {
             append_event(
                 self.sql,
-                job_id,
+                &job.job_id,
                 Status::Completed,
-                Some(Step::Index),
+                Some(step),
                 100,
                 None,
                 now,
@@ -279,7 +357,7 @@ impl<'a, S: Sql> Queue<'a, S> {
         let due = self
             .sql
             .query(
-                "SELECT id, priority FROM jobs WHERE status = 'queued' AND next_attempt_at <= ? \
+                "SELECT id, priority, kind FROM jobs WHERE status = 'queued' AND next_attempt_at <= ? \
                  AND updated_at <= ? ORDER BY priority, next_attempt_at, id LIMIT ?",
                 vec![
                     now.into(),
@@ -300,6 +378,8 @@ impl<'a, S: Sql> Queue<'a, S> {
             swept.push(Swept {
                 job_id,
                 priority: Priority::from_rank(row.int(1)?),
+                kind: Kind::parse(&row.text(2)?)
+                    .ok_or_else(|| StoreError::Decode("jobs.kind".into()))?,
             });
         }
         Ok(swept)

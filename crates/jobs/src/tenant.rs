@@ -8,14 +8,14 @@ use lode_store::sql::transaction;
 use lode_store::{Sql, StoreError, Tenant};
 use serde::Serialize;
 
-use crate::model::{JOB_COLUMNS, Job, JobEvent, JobRequest, Priority, Status, Step};
+use crate::model::{JOB_COLUMNS, Job, JobEvent, Priority, Status, Step, Work};
 use crate::queue::append_event;
 
-/// One file or URL to ingest.
+/// One file or URL to ingest, or one tool run.
 #[derive(Debug, Clone)]
 pub struct NewJob {
-    /// What to ingest and how.
-    pub request: JobRequest,
+    /// What to do and how.
+    pub request: Work,
     /// How soon.
     pub priority: Priority,
     /// The uploaded bytes (`None` for URL jobs), stored so a retry never
@@ -107,17 +107,20 @@ impl<'a, S: Sql> Jobs<'a, S> {
             None => None,
         };
         let id = new_id("job");
-        let request = serde_json::to_string(&job.request)
+        let request = job
+            .request
+            .to_json()
             .map_err(|e| StoreError::Decode(format!("job request: {e}")))?;
         self.sql
             .execute(
-                "INSERT INTO jobs (id, tenant, batch_id, status, priority, attempts, max_attempts, \
-                 next_attempt_at, percent, request, blob_id, created_at, updated_at) \
-                 VALUES (?, ?, ?, 'queued', ?, 0, ?, ?, 0, ?, ?, ?, ?)",
+                "INSERT INTO jobs (id, tenant, batch_id, kind, status, priority, attempts, \
+                 max_attempts, next_attempt_at, percent, request, blob_id, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, 'queued', ?, 0, ?, ?, 0, ?, ?, ?, ?)",
                 vec![
                     id.as_str().into(),
                     tenant.into(),
                     batch_id.into(),
+                    job.request.kind().as_str().into(),
                     job.priority.rank().into(),
                     i64::from(max_attempts).into(),
                     now.into(),

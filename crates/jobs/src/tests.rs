@@ -22,9 +22,16 @@ fn request(name: &str) -> JobRequest {
 
 fn new_job(name: &str, priority: Priority) -> NewJob {
     NewJob {
-        request: request(name),
+        request: request(name).into(),
         priority,
         original: Some(format!("the bytes of {name}").into_bytes()),
+    }
+}
+
+fn indexed(document_id: &str) -> Outcome<'_> {
+    Outcome {
+        document_id: Some(document_id),
+        result: None,
     }
 }
 
@@ -113,9 +120,19 @@ fn only_one_worker_claims_a_job_and_a_lost_lease_stops_the_old_worker() {
         let taken = queue.claim(id, "w2", later).await.unwrap().unwrap();
         assert_eq!(taken.attempts, 2);
         assert!(!queue.progress(id, "w1", Step::Chunk, later).await.unwrap());
-        assert!(!queue.complete(id, "w1", "doc_x", later).await.unwrap());
+        assert!(
+            !queue
+                .complete(&taken, "w1", indexed("doc_x"), later)
+                .await
+                .unwrap()
+        );
         assert!(queue.progress(id, "w2", Step::Embed, later).await.unwrap());
-        assert!(queue.complete(id, "w2", "doc_y", later + 1).await.unwrap());
+        assert!(
+            queue
+                .complete(&taken, "w2", indexed("doc_y"), later + 1)
+                .await
+                .unwrap()
+        );
         let done = queue.load(id).await.unwrap().unwrap();
         assert_eq!((done.status, done.progress), (Status::Completed, 100));
         assert_eq!(done.document_id.as_deref(), Some("doc_y"));
@@ -140,7 +157,7 @@ fn events_are_ordered_and_end_in_the_final_state() {
             .unwrap();
         let id = &created[0].job_id;
         let queue = Queue::new(&db, LEASE);
-        queue.claim(id, "w", 1_000).await.unwrap().unwrap();
+        let job = queue.claim(id, "w", 1_000).await.unwrap().unwrap();
         for (i, step) in [Step::Extract, Step::Chunk, Step::Embed, Step::Index]
             .into_iter()
             .enumerate()
@@ -150,7 +167,10 @@ fn events_are_ordered_and_end_in_the_final_state() {
                 .await
                 .unwrap();
         }
-        queue.complete(id, "w", "doc", 1_010).await.unwrap();
+        queue
+            .complete(&job, "w", indexed("doc"), 1_010)
+            .await
+            .unwrap();
         let events = jobs.events(id, 0).await.unwrap().unwrap();
         let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, (1..=7).collect::<Vec<_>>());
@@ -306,5 +326,88 @@ fn the_sweep_requeues_abandoned_jobs_and_returns_stranded_ones_most_urgent_first
         let job = queue.load(crashed).await.unwrap().unwrap();
         assert_eq!(job.status, Status::Dead);
         assert!(job.error.unwrap().contains("worker stopped"));
+    });
+}
+
+#[test]
+fn tool_jobs_report_partial_progress_keep_their_result_and_have_their_own_channel() {
+    let (db, acme, _) = setup();
+    RusqliteSql::block_on(async {
+        let jobs = Jobs::new(&db, &acme);
+        let tool = ToolRequest {
+            tool: "summarize".into(),
+            document: Some(("doc_1".into(), 2)),
+            input: Map::new(),
+            model: None,
+            strategy: Some("cost".into()),
+            cache_key: Some("k".into()),
+        };
+        let (_, created) = jobs
+            .enqueue(
+                vec![NewJob {
+                    request: tool.clone().into(),
+                    priority: Priority::Low,
+                    original: None,
+                }],
+                3,
+                1_000,
+            )
+            .await
+            .unwrap();
+        let job = &created[0];
+        assert_eq!(
+            (job.kind, job.tool.as_deref()),
+            (Kind::Tool, Some("summarize"))
+        );
+        assert_eq!(job.channel(), "lode-tools-low");
+        assert_eq!(job.work, Work::Tool(tool));
+
+        // A lost wake-up is swept onto the tool channel, not the ingestion one.
+        let queue = Queue::new(&db, LEASE);
+        let swept = queue.sweep(1_000 + 60_000, STALE, 10).await.unwrap();
+        assert_eq!(swept.len(), 1);
+        assert_eq!(swept[0].channel(), "lode-tools-low");
+
+        let claimed = queue
+            .claim(&job.job_id, "w", 70_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            queue
+                .progress_at(&job.job_id, "w", Step::Map, 40, 70_001)
+                .await
+                .unwrap()
+        );
+        assert!(
+            queue
+                .progress(&job.job_id, "w", Step::Reduce, 70_002)
+                .await
+                .unwrap()
+        );
+        let result = serde_json::json!({"tool": "summarize", "result": {"summary": "s"}});
+        let outcome = Outcome {
+            document_id: Some("doc_1"),
+            result: Some(&result),
+        };
+        assert!(
+            queue
+                .complete(&claimed, "w", outcome, 70_003)
+                .await
+                .unwrap()
+        );
+        let done = jobs.get(&job.job_id).await.unwrap().unwrap();
+        assert_eq!(done.status, Status::Completed);
+        assert_eq!(done.step, Some(Step::Store));
+        assert_eq!(done.result, Some(result));
+        let progress: Vec<u8> = jobs
+            .events(&job.job_id, 0)
+            .await
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(|e| e.progress)
+            .collect();
+        assert_eq!(progress, [0, 0, 40, 95, 100]);
     });
 }

@@ -3,6 +3,11 @@
 //! into a standalone search query, and the check of the answer's `[n]`
 //! citations against the sources it was actually given.
 //!
+//! With tools on, the model may also call [`SEARCH_TOOL`] to look further
+//! than the first retrieval: the passages it finds are numbered after the
+//! ones it already has ([`append_sources`]), so its citations of them are
+//! verified the same way.
+//!
 //! Verification is the point: a model may cite `[9]` when it saw eight
 //! sources, or cite nothing. [`verify`] removes citations that point at no
 //! source (and reports them), maps the rest to chunk, document, pages and the
@@ -11,8 +16,9 @@
 
 use std::collections::BTreeSet;
 
-use lode_llm::chat::{Message, Role};
+use lode_llm::chat::{Message, Role, Tool};
 use serde::Serialize;
+use serde_json::json;
 
 /// One retrieved chunk, numbered as the model sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,24 +54,22 @@ pub const NO_CONTEXT_ANSWER: &str =
 /// The messages for a grounded answer: instructions with the numbered
 /// sources, the earlier turns, then the question.
 pub fn answer_prompt(question: &str, sources: &[Source], history: &[Message]) -> Vec<Message> {
+    answer_prompt_with(question, sources, history, false)
+}
+
+/// [`answer_prompt`] for a model that may call [`SEARCH_TOOL`].
+pub fn answer_prompt_with(
+    question: &str,
+    sources: &[Source],
+    history: &[Message],
+    search_tool: bool,
+) -> Vec<Message> {
     let mut system = String::from(SYSTEM_PROMPT);
-    system.push_str("\n\nSources:\n");
-    for s in sources {
-        system.push_str(&format!("\n[{}] {}", s.n, s.title));
-        if let Some((a, b)) = s.pages {
-            system.push_str(&if a == b {
-                format!(", page {a}")
-            } else {
-                format!(", pages {a}-{b}")
-            });
-        }
-        if !s.heading_path.is_empty() {
-            system.push_str(&format!(" — {}", s.heading_path.join(" › ")));
-        }
-        system.push('\n');
-        system.push_str(s.text.trim());
-        system.push('\n');
+    if search_tool {
+        system.push_str(SEARCH_HINT);
     }
+    system.push_str("\n\nSources:\n");
+    system.push_str(&format_sources(sources));
     let mut messages = vec![Message::text(Role::System, system)];
     messages.extend(
         history
@@ -75,6 +79,107 @@ pub fn answer_prompt(question: &str, sources: &[Source], history: &[Message]) ->
     );
     messages.push(Message::text(Role::User, question));
     messages
+}
+
+/// The sources as the model reads them: number, title, pages, headings, text.
+pub fn format_sources(sources: &[Source]) -> String {
+    let mut out = String::new();
+    for s in sources {
+        out.push_str(&format!("\n[{}] {}", s.n, s.title));
+        if let Some((a, b)) = s.pages {
+            out.push_str(&if a == b {
+                format!(", page {a}")
+            } else {
+                format!(", pages {a}-{b}")
+            });
+        }
+        if !s.heading_path.is_empty() {
+            out.push_str(&format!(" — {}", s.heading_path.join(" › ")));
+        }
+        out.push('\n');
+        out.push_str(s.text.trim());
+        out.push('\n');
+    }
+    out
+}
+
+/// The tool a chat model may call to search the tenant's documents again.
+pub const SEARCH_TOOL: &str = "search_documents";
+
+/// Told to a model that has [`SEARCH_TOOL`].
+const SEARCH_HINT: &str = " If the sources do not contain what you need, call the search_documents \
+tool with a better search query; the passages it returns are numbered after the ones you have, and \
+you cite them the same way.";
+
+/// Longest query the model may search for.
+const MAX_SEARCH_CHARS: usize = 500;
+
+/// [`SEARCH_TOOL`]'s definition, as the provider clients send it.
+pub fn search_tool() -> Tool {
+    Tool {
+        name: SEARCH_TOOL.to_string(),
+        description: "Search the user's documents (hybrid full-text and semantic search) and \
+            return the most relevant passages, numbered for citation."
+            .to_string(),
+        parameters: json!({
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "description": "What to search for, as a standalone query."}
+            },
+            "required": ["query"],
+            "additionalProperties": false
+        }),
+    }
+}
+
+/// Why a model's tool call cannot be run (told back to the model).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ToolCallError {
+    /// A tool Lode did not offer.
+    #[error("there is no tool named {0:?}; the only tool is search_documents")]
+    Unknown(String),
+    /// Arguments that are not `{"query": "…"}` with a usable query.
+    #[error("search_documents takes {{\"query\": \"…\"}} with 1-{MAX_SEARCH_CHARS} characters")]
+    BadArguments,
+}
+
+/// The query of a [`SEARCH_TOOL`] call named `name` with JSON `arguments`.
+pub fn search_query(name: &str, arguments: &str) -> Result<String, ToolCallError> {
+    if name != SEARCH_TOOL {
+        return Err(ToolCallError::Unknown(name.to_string()));
+    }
+    let args: serde_json::Value =
+        serde_json::from_str(arguments).map_err(|_| ToolCallError::BadArguments)?;
+    let query = args["query"].as_str().unwrap_or_default().trim();
+    if query.is_empty() || query.chars().count() > MAX_SEARCH_CHARS {
+        return Err(ToolCallError::BadArguments);
+    }
+    Ok(query.to_string())
+}
+
+/// Add `found` to `sources`, skipping chunks already there and numbering
+/// the rest after the last; returns the added ones (the tool's answer).
+pub fn append_sources(sources: &mut Vec<Source>, found: Vec<Source>) -> Vec<Source> {
+    let mut added = Vec::new();
+    for mut s in found {
+        if sources.iter().any(|have| have.chunk_id == s.chunk_id) {
+            continue;
+        }
+        s.n = sources.len() + 1;
+        sources.push(s.clone());
+        added.push(s);
+    }
+    added
+}
+
+/// What a [`SEARCH_TOOL`] call returns to the model.
+pub fn search_result(added: &[Source]) -> String {
+    if added.is_empty() {
+        return "No new passages were found. Answer from the sources you have, or say that the \
+                documents do not contain the answer."
+            .to_string();
+    }
+    format!("New sources:\n{}", format_sources(added))
 }
 
 /// The messages that ask the model to rewrite a follow-up `question` into a
@@ -278,6 +383,54 @@ mod tests {
                 score: 1.0,
             })
             .collect()
+    }
+
+    #[test]
+    fn searched_passages_are_numbered_after_the_sources_the_model_has() {
+        let mut have = sources(3);
+        let mut found = sources(5);
+        // Two of the five are chunks the model already has.
+        found[0].chunk_id = 102;
+        found[1].chunk_id = 500;
+        found[2].chunk_id = 103;
+        let added = append_sources(&mut have, found);
+        assert_eq!(
+            added.iter().map(|s| (s.n, s.chunk_id)).collect::<Vec<_>>(),
+            [(4, 500), (5, 104), (6, 105)]
+        );
+        assert_eq!(have.len(), 6);
+        assert!(search_result(&added).starts_with("New sources:\n\n[4] Doc 2, page 2\n"));
+        assert!(search_result(&[]).starts_with("No new passages"));
+        // A citation of a searched passage is as valid as one of the first.
+        assert!(verify("Rising air [5].", &have).invalid.is_empty());
+    }
+
+    #[test]
+    fn only_well_formed_search_calls_are_run() {
+        assert_eq!(
+            search_query(SEARCH_TOOL, r#"{"query": " wing drag "}"#),
+            Ok("wing drag".to_string())
+        );
+        assert_eq!(
+            search_query("delete_everything", "{}"),
+            Err(ToolCallError::Unknown("delete_everything".into()))
+        );
+        for bad in ["", "{}", r#"{"query": ""}"#, r#"{"query": 7}"#, "not json"] {
+            assert_eq!(
+                search_query(SEARCH_TOOL, bad),
+                Err(ToolCallError::BadArguments),
+                "{bad}"
+            );
+        }
+        let long = format!(r#"{{"query": "{}"}}"#, "a".repeat(501));
+        assert!(search_query(SEARCH_TOOL, &long).is_err());
+        let with = answer_prompt_with("q", &sources(1), &[], true);
+        assert!(with[0].content.contains("search_documents"));
+        assert!(
+            !answer_prompt("q", &sources(1), &[])[0]
+                .content
+                .contains("search_documents")
+        );
     }
 
     #[test]

@@ -216,6 +216,16 @@ pub const MIGRATIONS: &[Migration] = &[
         )",
         ],
     },
+    Migration {
+        version: 7,
+        name: "job kinds (ingestion or LLM tool) and tool job results",
+        statements: &[
+            // Existing jobs are all ingestion jobs.
+            "ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'ingest'",
+            // A completed tool job's output (JSON).
+            "ALTER TABLE jobs ADD COLUMN result TEXT",
+        ],
+    },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -283,9 +293,9 @@ mod tests {
     fn applies_once_and_is_idempotent() {
         let db = RusqliteSql::memory();
         RusqliteSql::block_on(async {
-            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2, 3, 4, 5, 6]);
+            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7]);
             assert!(migrate(&db).await.unwrap().is_empty());
-            assert_eq!(current_version(&db).await.unwrap(), 6);
+            assert_eq!(current_version(&db).await.unwrap(), 7);
         });
     }
 

@@ -1,11 +1,9 @@
-//! Wake a worker for a job: publish its id on its priority's Redis channel
-//! (`redis_url` variable). Only a wake-up: the job is already durable in
+//! Wake a worker for a job: publish its id on the channel of its kind and
+//! priority (`redis_url` variable). Only a wake-up: the job is already durable in
 //! SQL, so a failed publish is logged and left to the sweeper.
 
-use lode_jobs::Priority;
-
-/// Publish `job_id` on `priority`'s channel; `false` if it could not be sent.
-pub async fn wake(job_id: &str, priority: Priority) -> bool {
+/// Publish `job_id` on `channel` (`Job::channel`); `false` if it could not be sent.
+pub async fn wake(job_id: &str, channel: String) -> bool {
     let result = async {
         let url = spin_sdk::variables::get("redis_url")
             .await
@@ -14,7 +12,7 @@ pub async fn wake(job_id: &str, priority: Priority) -> bool {
             .await
             .map_err(|e| format!("connecting to Redis: {e:?}"))?;
         connection
-            .publish(priority.channel(), job_id.as_bytes())
+            .publish(channel, job_id.as_bytes())
             .await
             .map_err(|e| format!("publishing: {e:?}"))
     }

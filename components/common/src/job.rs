@@ -1,0 +1,83 @@
+//! The worker side of a Redis wake-up, shared by the ingestion and tool
+//! workers: open the store, claim the job (a duplicate wake-up or a second
+//! worker finds nothing to do), run it, and record the outcome.
+
+use std::time::Duration;
+
+use lode_api::ApiError;
+use lode_jobs::{Failure, Job, Outcome, Queue, Step};
+use lode_store::ids::{jitter, new_id, now_ms};
+use serde_json::Value as Json;
+
+use crate::{SpinSql, number_variable};
+
+/// What a finished job produced (owned, unlike [`Outcome`]).
+pub struct Done {
+    /// The document indexed, or the document a tool ran on.
+    pub document_id: Option<String>,
+    /// A tool job's output.
+    pub result: Option<Json>,
+}
+
+/// Lets a running job record progress; each report renews the lease.
+pub struct Lease<'a> {
+    queue: &'a Queue<'a, SpinSql>,
+    job_id: &'a str,
+    worker: &'a str,
+}
+
+impl Lease<'_> {
+    /// `step` is done (`percent` of the job): recorded, lease renewed. An
+    /// error means the worker lost the job to another and must stop.
+    pub async fn report(&self, step: Step, percent: u8) -> Result<(), ApiError> {
+        self.queue
+            .report(self.job_id, self.worker, step, percent, now_ms())
+            .await
+    }
+}
+
+/// Claim the job whose id is `message` and run `work` on it.
+pub async fn run_job(
+    message: Vec<u8>,
+    work: impl AsyncFnOnce(&SpinSql, &Job, &Lease<'_>) -> Result<Done, Failure>,
+) -> anyhow::Result<()> {
+    let job_id = String::from_utf8(message)?;
+    let spin = |e: ApiError| anyhow::anyhow!("{}", e.message);
+    let sql = SpinSql::open("default").await.map_err(spin)?;
+    lode_store::migrate(&sql).await?;
+    let lease: u64 = number_variable("job_lease_secs").await.map_err(spin)?;
+    let queue = Queue::new(&sql, Duration::from_secs(lease.max(1)));
+    let worker = new_id("worker");
+    let Some(job) = queue.claim(job_id.trim(), &worker, now_ms()).await? else {
+        return Ok(()); // done, taken, or not due: nothing to do
+    };
+    eprintln!(
+        "{} job {} claimed by {worker} (attempt {}/{})",
+        job.kind.as_str(),
+        job.job_id,
+        job.attempts,
+        job.max_attempts
+    );
+    let lease = Lease {
+        queue: &queue,
+        job_id: &job.job_id,
+        worker: &worker,
+    };
+    match work(&sql, &job, &lease).await {
+        Ok(done) => {
+            let outcome = Outcome {
+                document_id: done.document_id.as_deref(),
+                result: done.result.as_ref(),
+            };
+            queue.complete(&job, &worker, outcome, now_ms()).await?;
+            eprintln!("job {} completed", job.job_id);
+        }
+        Err(failure) => {
+            let status = queue
+                .fail(&job.job_id, &worker, &failure, now_ms(), jitter())
+                .await?;
+            eprintln!("job {} failed ({status:?}): {failure:?}", job.job_id);
+        }
+    }
+    Ok(())
+}
