@@ -431,6 +431,7 @@ fn raw_uploads_and_urls_are_queued_retried_dead_lettered_and_redriven() {
         &redis,
         &[
             ("SPIN_VARIABLE_URL_INGEST_ORIGIN", &web.origin),
+            ("SPIN_VARIABLE_URL_INGEST_ALLOW_PRIVATE", "true"),
             ("SPIN_VARIABLE_JOB_MAX_ATTEMPTS", "3"),
         ],
         None,

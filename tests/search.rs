@@ -529,7 +529,10 @@ fn web_server() -> u16 {
 fn urls_are_fetched_through_the_allow_list_with_bounded_redirects() {
     let port = web_server();
     let origin = format!("http://127.0.0.1:{port}");
-    let host = start(&[("SPIN_VARIABLE_URL_INGEST_ORIGIN", &origin)]);
+    let host = start(&[
+        ("SPIN_VARIABLE_URL_INGEST_ORIGIN", &origin),
+        ("SPIN_VARIABLE_URL_INGEST_ALLOW_PRIVATE", "true"),
+    ]);
     let from_url = |url: String| {
         host.json(
             "POST",
@@ -579,6 +582,35 @@ fn urls_are_fetched_through_the_allow_list_with_bounded_redirects() {
             .contains("fetching"),
         "{}",
         r.text
+    );
+
+    // Without url_ingest_allow_private, internal addresses are refused even
+    // when the allow-list would let them through, queued or not (SSRF).
+    let strict = start(&[("SPIN_VARIABLE_URL_INGEST_ORIGIN", &origin)]);
+    for url in [
+        format!("{origin}/page"),
+        format!("http://localhost:{port}/page"),
+        format!("http://[::ffff:127.0.0.1]:{port}/page"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.1.2.3/".to_string(),
+    ] {
+        for path in [
+            "/api/documents/from-url?sync=true",
+            "/api/documents/from-url",
+        ] {
+            let r = strict.json("POST", path, ADMIN, &json!({"url": url}));
+            assert_eq!(r.status, 422, "{path} {url}: {}", r.text);
+            assert!(
+                r.text.contains("does not fetch internal addresses"),
+                "{path} {url}: {}",
+                r.text
+            );
+        }
+    }
+    assert_eq!(
+        strict.get("/api/jobs", Some(ADMIN)).json["data"],
+        json!([]),
+        "nothing was queued"
     );
 }
 

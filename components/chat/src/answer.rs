@@ -402,13 +402,15 @@ pub async fn stream(p: Prepared, framing: impl Framing) -> Result<Served, ApiErr
 
 /// A `text/event-stream` response around `body`, unbuffered by proxies.
 pub fn event_stream(body: Body) -> Result<Served, ApiError> {
-    let response = http::Response::builder()
+    let mut builder = http::Response::builder()
         .status(200)
         .header("content-type", "text/event-stream; charset=utf-8")
-        .header("cache-control", "no-cache")
-        .header("x-accel-buffering", "no")
-        .body(body)
-        .map_err(|_| ApiError::internal())?;
+        .header("x-accel-buffering", "no");
+    // `cache-control: no-store` among them also keeps proxies from buffering.
+    for (name, value) in lode_common::SECURITY_HEADERS {
+        builder = builder.header(*name, *value);
+    }
+    let response = builder.body(body).map_err(|_| ApiError::internal())?;
     Ok(Served::Stream(response))
 }
 

@@ -23,7 +23,7 @@ mod answer;
 mod openai;
 
 use lode_api::{ApiError, Pattern};
-use lode_auth::{Action, Principal};
+use lode_auth::Principal;
 use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit, respond};
 use lode_index::{Index, SearchHit, SearchRequest};
 use lode_llm::chat::{Message, Role};
@@ -80,19 +80,16 @@ async fn serve(req: Request) -> Result<answer::Served, ApiError> {
     let reply = |r: Result<Reply, ApiError>| r.map(answer::Served::Reply);
     match (route, &req.method) {
         (0, &Method::POST) => {
-            who.require(Action::Read)?;
             let ask: answer::ChatBody = req.json(body_limit().await?)?;
             answer::chat(sql, who, ask).await
         }
         (1, &Method::POST) => {
-            who.require(Action::Read)?;
             let ask: PrepareContext = req.json(body_limit().await?)?;
             reply(prepare_context(&sql, &who, ask).await)
         }
         (2, &Method::GET) => reply(list_conversations(&sql, &who).await),
         (3, &Method::GET) => reply(conversation(&sql, &who.tenant, params.get("id")).await),
         (3, &Method::DELETE) => {
-            who.require(Action::Write)?;
             match Conversations::new(&sql, &who.tenant)
                 .delete(params.get("id"))
                 .await?
@@ -101,17 +98,12 @@ async fn serve(req: Request) -> Result<answer::Served, ApiError> {
                 false => Err(ApiError::not_found("conversation")),
             }
         }
-        (4, &Method::GET) => {
-            who.require(Action::Read)?;
-            reply(openai::models().await)
-        }
+        (4, &Method::GET) => reply(openai::models().await),
         (5, &Method::POST) => {
-            who.require(Action::Read)?;
             let body: openai::Completion = req.json(body_limit().await?)?;
             openai::completions(sql, who, body).await
         }
         (6, &Method::POST) => {
-            who.require(Action::Read)?;
             let body: openai::Embeddings = req.json(body_limit().await?)?;
             reply(openai::embeddings(body).await)
         }
@@ -122,7 +114,6 @@ async fn serve(req: Request) -> Result<answer::Served, ApiError> {
 }
 
 async fn list_conversations(sql: &SpinSql, who: &Principal) -> Result<Reply, ApiError> {
-    who.require(Action::Read)?;
     let list = Conversations::new(sql, &who.tenant).list(100).await?;
     Ok(Reply::json(200, json!({ "data": list })))
 }

@@ -137,6 +137,9 @@ impl From<ApiError> for Reply {
 pub fn respond(result: Result<Reply, ApiError>) -> Response<Full<Bytes>> {
     let reply = result.unwrap_or_else(Reply::from);
     let mut builder = Response::builder().status(reply.status);
+    for (name, value) in SECURITY_HEADERS {
+        builder = builder.header(*name, *value);
+    }
     if let Some(loc) = &reply.location {
         builder = builder.header("location", loc);
     }
@@ -146,9 +149,7 @@ pub fn respond(result: Result<Reply, ApiError>) -> Response<Full<Bytes>> {
             Bytes::from(v.to_string())
         }
         (None, Some((media_type, text))) => {
-            builder = builder
-                .header("content-type", media_type)
-                .header("cache-control", "no-store");
+            builder = builder.header("content-type", media_type);
             Bytes::from(text)
         }
         (None, None) => Bytes::new(),
@@ -159,6 +160,20 @@ pub fn respond(result: Result<Reply, ApiError>) -> Response<Full<Bytes>> {
         .body(Full::new(body))
         .expect("static headers are valid")
 }
+
+/// Sent with every response: an API answer is never sniffed into HTML,
+/// framed, cached by a shared cache (it holds a tenant's data) or given a
+/// referrer; `default-src 'none'` stops a browser running anything in it.
+pub const SECURITY_HEADERS: &[(&str, &str)] = &[
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+    ("cache-control", "no-store"),
+];
 
 /// A Spin variable, with a clear 500 (and a log line naming it) when unset.
 pub async fn variable(name: &str) -> Result<String, ApiError> {
@@ -207,7 +222,8 @@ pub struct ApiCall {
 }
 
 /// The shared preamble of every `/api/*` component: read the body, open and
-/// migrate the store, authenticate, then match `routes` (404 when none does).
+/// migrate the store, authenticate, check the route's scope
+/// (`lode_auth::routes`), then match `routes` (404 when none does).
 pub async fn api_call(req: Request, routes: &[Pattern]) -> Result<ApiCall, ApiError> {
     api_call_with_uploads(req, routes, &[]).await
 }
@@ -228,6 +244,9 @@ pub async fn api_call_with_uploads(
     let sql = SpinSql::open("default").await?;
     lode_store::migrate(&sql).await?;
     let who = authenticate(&sql, &req).await?;
+    // Every route declares its scope in one table (404/405 if it is not there).
+    let scope = lode_auth::routes::required_scope(req.method.as_str(), &req.path)?;
+    who.require(scope)?;
     let (route, params) = matched.ok_or_else(|| ApiError::not_found("route"))?;
     Ok(ApiCall {
         req,

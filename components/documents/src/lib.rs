@@ -12,7 +12,6 @@
 mod queued;
 
 use lode_api::{ApiError, ErrorCode, Pattern};
-use lode_auth::{Action, Principal};
 use lode_common::{
     ApiCall, ApiRequest, Reply, SpinSql, api_call_with_uploads, respond, upload_limit,
 };
@@ -54,9 +53,8 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
     let id = params.get("id");
     let m = &req.method;
     match (route, m) {
-        (0, &Method::GET) => read(&who, list(&docs, &req).await),
+        (0, &Method::GET) => list(&docs, &req).await,
         (0, &Method::POST) => {
-            who.require(Action::Write)?;
             let input = req.json::<DocumentInput>(lode_common::body_limit().await?)?;
             add(
                 &sql,
@@ -66,17 +64,10 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
             )
             .await
         }
-        (1, &Method::POST) => {
-            who.require(Action::Write)?;
-            upload(&sql, &who.tenant, req).await
-        }
-        (2, &Method::POST) => {
-            who.require(Action::Write)?;
-            from_url(&sql, &who.tenant, &req).await
-        }
-        (3, &Method::GET) => read(&who, found(docs.get(id).await?)),
+        (1, &Method::POST) => upload(&sql, &who.tenant, req).await,
+        (2, &Method::POST) => from_url(&sql, &who.tenant, &req).await,
+        (3, &Method::GET) => found(docs.get(id).await?),
         (3, &Method::PUT) => {
-            who.require(Action::Write)?;
             let input = req.json::<DocumentInput>(lode_common::body_limit().await?)?;
             update(
                 &sql,
@@ -87,33 +78,27 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
             )
             .await
         }
-        (3, &Method::DELETE) => {
-            who.require(Action::Write)?;
-            match docs.delete(id).await? {
-                true => {
-                    Index::new(&sql, &who.tenant, &pipeline::model())
-                        .purge(id)
-                        .await?;
-                    lode_store::ToolResults::new(&sql, &who.tenant)
-                        .purge(id)
-                        .await?;
-                    Ok(Reply::empty(204))
-                }
-                false => Err(ApiError::not_found("document")),
+        (3, &Method::DELETE) => match docs.delete(id).await? {
+            true => {
+                Index::new(&sql, &who.tenant, &pipeline::model())
+                    .purge(id)
+                    .await?;
+                lode_store::ToolResults::new(&sql, &who.tenant)
+                    .purge(id)
+                    .await?;
+                Ok(Reply::empty(204))
             }
-        }
-        (4, &Method::GET) => read(
-            &who,
-            found(docs.versions(id).await?.map(|v| json!({ "data": v }))),
-        ),
+            false => Err(ApiError::not_found("document")),
+        },
+        (4, &Method::GET) => found(docs.versions(id).await?.map(|v| json!({ "data": v }))),
         (5, &Method::GET) => {
             let version = params
                 .get("version")
                 .parse::<i64>()
                 .map_err(|_| ApiError::bad_request("version must be a whole number"))?;
-            read(&who, found(docs.get_version(id, Some(version)).await?))
+            found(docs.get_version(id, Some(version)).await?)
         }
-        (6, &Method::GET) => read(&who, chunks(&sql, &who.tenant, id).await),
+        (6, &Method::GET) => chunks(&sql, &who.tenant, id).await,
         (0, _) => Err(ApiError::method_not_allowed(&["GET", "POST"])),
         (1 | 2, _) => Err(ApiError::method_not_allowed(&["POST"])),
         (3, _) => Err(ApiError::method_not_allowed(&["GET", "PUT", "DELETE"])),
@@ -246,12 +231,12 @@ async fn from_url(sql: &SpinSql, tenant: &Tenant, req: &ApiRequest) -> Result<Re
     if let Some(p) = body.priority {
         options.priority = queued::priority(&p)?;
     }
-    let refused = fetch::refused_origin().await?;
+    let fence = fetch::Fence::load().await?;
+    fence.check(&url)?;
     if !options.sync {
-        fetch::check_origin(&url, refused.as_ref())?;
         return queued::url(sql, tenant, url, options).await;
     }
-    let fetched = fetch::fetch(url, upload_limit().await?, refused).await?;
+    let fetched = fetch::fetch(url, upload_limit().await?, &fence).await?;
     let extracted = pipeline::extract(&fetched.bytes, &fetched.media_type, None)?;
     let (name, source) = fetch::source(&fetched);
     ingest_extracted(sql, tenant, extracted, options, name, source).await
@@ -381,12 +366,6 @@ fn with(doc: &Document, extra: Json) -> Json {
         map.extend(more);
     }
     value
-}
-
-/// Reads need `Action::Read`; checked after the work only because every role has it.
-fn read(who: &Principal, reply: Result<Reply, ApiError>) -> Result<Reply, ApiError> {
-    who.require(Action::Read)?;
-    reply
 }
 
 async fn list(docs: &Documents<'_, SpinSql>, req: &ApiRequest) -> Result<Reply, ApiError> {

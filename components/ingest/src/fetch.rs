@@ -35,21 +35,47 @@ pub fn parse_url(url: &str) -> Result<url::Url, ApiError> {
     }
 }
 
-/// The origin of the embeddings API (variable `embed_api_url`): it is in
-/// the allow-list for the embed step, and users may not make Lode fetch from it.
-pub async fn refused_origin() -> Result<Option<url::Origin>, ApiError> {
-    let embed_api = lode_common::variable("embed_api_url").await?;
-    Ok(url::Url::parse(&embed_api).ok().map(|u| u.origin()))
+/// What a user-supplied URL may not reach, checked before the first
+/// request and again at every redirect.
+pub struct Fence {
+    /// The embeddings API's origin (variable `embed_api_url`): it is in the
+    /// allow-list for the embed step, and users may not make Lode fetch from it.
+    embed_api: Option<url::Origin>,
+    /// Variable `url_ingest_allow_private`: let URLs reach loopback, private
+    /// and link-local addresses (a trusted network, or tests).
+    allow_private: bool,
 }
 
-/// Refuse `url` when it is on the `refused` origin (see [`refused_origin`]).
-pub fn check_origin(url: &url::Url, refused: Option<&url::Origin>) -> Result<(), ApiError> {
-    if refused == Some(&url.origin()) {
-        return Err(ApiError::invalid(format!(
-            "{url} is on the embeddings API's origin, which documents are never fetched from"
-        )));
+impl Fence {
+    /// The fence from the component's variables.
+    pub async fn load() -> Result<Fence, ApiError> {
+        let embed_api = lode_common::variable("embed_api_url").await?;
+        let allow_private = lode_common::variable("url_ingest_allow_private").await?;
+        Ok(Fence {
+            embed_api: url::Url::parse(&embed_api).ok().map(|u| u.origin()),
+            allow_private: allow_private.trim() == "true",
+        })
     }
-    Ok(())
+
+    /// 422 when `url` is on the embeddings API's origin or, unless allowed,
+    /// on an internal address (`lode_api::net`).
+    pub fn check(&self, url: &url::Url) -> Result<(), ApiError> {
+        if self.embed_api.as_ref() == Some(&url.origin()) {
+            return Err(ApiError::invalid(format!(
+                "{url} is on the embeddings API's origin, which documents are never fetched from"
+            )));
+        }
+        let host = url
+            .host()
+            .ok_or_else(|| ApiError::invalid("url has no host"))?;
+        match lode_api::net::private_host(&host) {
+            Some(why) if !self.allow_private => Err(ApiError::invalid(format!(
+                "{url} points at {why}; Lode does not fetch internal addresses \
+                 (url_ingest_allow_private)"
+            ))),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The document's name (the URL's last path segment) and the source facts
@@ -69,17 +95,12 @@ pub fn source(fetched: &Fetched) -> (Option<String>, Map<String, Json>) {
     (name, source)
 }
 
-/// GET `url`, following up to [`MAX_REDIRECTS`] redirects (each checked
-/// again). `refused` is an origin in the component's allow-list for another
-/// purpose (the embeddings API): users may not make Lode fetch from it.
-pub async fn fetch(
-    url: url::Url,
-    limit: BodyLimit,
-    refused: Option<url::Origin>,
-) -> Result<Fetched, ApiError> {
+/// GET `url`, following up to [`MAX_REDIRECTS`] redirects, each hop
+/// checked against the `fence`.
+pub async fn fetch(url: url::Url, limit: BodyLimit, fence: &Fence) -> Result<Fetched, ApiError> {
     let mut url = url;
     for _ in 0..=MAX_REDIRECTS {
-        check_origin(&url, refused.as_ref())?;
+        fence.check(&url)?;
         let request = http::Request::get(url.as_str())
             .header(
                 "accept",

@@ -5,7 +5,6 @@
 //! ranking, fusion, filters and snippets live in `lode-index`.
 
 use lode_api::{ApiError, Pattern};
-use lode_auth::Action;
 use lode_common::{ApiCall, Reply, api_call, body_limit, respond};
 use lode_index::{Index, Mode, SearchRequest};
 use serde_json::json;
@@ -40,7 +39,6 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
     if req.method != Method::POST {
         return Err(ApiError::method_not_allowed(&["POST"]));
     }
-    who.require(Action::Read)?;
     let route_mode = [None, Some(Mode::Vector), Some(Mode::Fulltext)][route];
     let query = req
         .json::<SearchRequest>(body_limit().await?)?

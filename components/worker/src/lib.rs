@@ -40,9 +40,9 @@ async fn run(sql: &SpinSql, job: &Job, progress: &JobProgress<'_>) -> Result<Str
     let (bytes, media_type, name, source) = match (&request.url, job.blob_id.as_deref()) {
         (Some(url), _) => {
             let url = fetch::parse_url(url).map_err(classify)?;
-            let refused = fetch::refused_origin().await.map_err(classify)?;
+            let fence = fetch::Fence::load().await.map_err(classify)?;
             let limit = upload_limit().await.map_err(classify)?;
-            let fetched = fetch::fetch(url, limit, refused).await.map_err(classify)?;
+            let fetched = fetch::fetch(url, limit, &fence).await.map_err(classify)?;
             progress.done(Step::Fetch).await.map_err(classify)?;
             let (name, source) = fetch::source(&fetched);
             (fetched.bytes, fetched.media_type, name, source)

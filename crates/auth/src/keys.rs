@@ -8,6 +8,7 @@ use lode_store::{Row, Sql, StoreError, Tenant};
 use serde::{Deserialize, Serialize};
 
 use crate::principal::{Principal, Role, hash_key};
+use crate::scopes::Scopes;
 
 /// The body of `POST /api/keys`.
 #[derive(Debug, Clone, Deserialize)]
@@ -19,6 +20,9 @@ pub struct CreateKey {
     pub name: String,
     /// `viewer`, `editor` or `admin`.
     pub role: Role,
+    /// Fewer scopes than the role names (never more); `None`: the role's.
+    #[serde(default)]
+    pub scopes: Option<Scopes>,
 }
 
 /// The answer to `POST /api/keys`: the only time the secret is shown.
@@ -34,6 +38,8 @@ pub struct NewKey {
     pub name: String,
     /// The key's role.
     pub role: Role,
+    /// What the key may do.
+    pub scopes: Scopes,
     /// When it was created (RFC 3339).
     pub created_at: String,
 }
@@ -49,6 +55,8 @@ pub struct KeyInfo {
     pub name: String,
     /// The key's role.
     pub role: Role,
+    /// What the key may do.
+    pub scopes: Scopes,
     /// When it was created (RFC 3339).
     pub created_at: String,
 }
@@ -64,7 +72,7 @@ pub struct Keys<'a, S: Sql> {
 }
 
 impl<'a, S: Sql> Keys<'a, S> {
-    /// Key management for `caller` (who must already hold `Action::ManageKeys`).
+    /// Key management for `caller` (who must already hold the `admin` scope).
     pub fn new(sql: &'a S, caller: &'a Principal) -> Self {
         Self { sql, caller }
     }
@@ -85,17 +93,37 @@ impl<'a, S: Sql> Keys<'a, S> {
         if name.is_empty() || name.chars().count() > 100 {
             return Err(ApiError::invalid("name must be 1-100 characters"));
         }
+        let scopes = req.scopes.unwrap_or(req.role.scopes());
+        if !scopes.is_subset(req.role.scopes()) {
+            return Err(ApiError::invalid(format!(
+                "a {} key may hold only {:?}",
+                req.role.as_str(),
+                req.role.scopes()
+            )));
+        }
+        if scopes == Scopes::default() {
+            return Err(ApiError::invalid("a key needs at least one scope"));
+        }
+        // No escalation: an admin key narrowed to `admin` cannot mint a key
+        // that reads documents.
+        if !scopes.is_subset(self.caller.scopes) {
+            return Err(ApiError::forbidden(
+                "a key cannot grant scopes that the key creating it lacks",
+            ));
+        }
         let key = format!("lode_{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()));
         let id = new_id("key");
         let now = now_ms();
         self.sql
             .execute(
-                "INSERT INTO api_keys (id, tenant, name, role, key_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO api_keys (id, tenant, name, role, scopes, key_sha256, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
                 vec![
                     id.clone().into(),
                     tenant.as_str().into(),
                     name.clone().into(),
                     req.role.as_str().into(),
+                    scopes.to_text().into(),
                     hash_key(&key).into(),
                     now.into(),
                 ],
@@ -107,6 +135,7 @@ impl<'a, S: Sql> Keys<'a, S> {
             tenant: tenant.to_string(),
             name,
             role: req.role,
+            scopes,
             created_at: rfc3339(now),
         })
     }
@@ -117,7 +146,7 @@ impl<'a, S: Sql> Keys<'a, S> {
         let rows = self
             .sql
             .query(
-                "SELECT id, tenant, name, role, created_at FROM api_keys \
+                "SELECT id, tenant, name, role, created_at, scopes FROM api_keys \
                  WHERE revoked_at IS NULL AND (?1 IS NULL OR tenant = ?1) ORDER BY created_at, id",
                 vec![tenant.into()],
             )
@@ -147,7 +176,8 @@ pub(crate) async fn find_active<S: Sql>(
 ) -> Result<Option<Principal>, ApiError> {
     let rows = sql
         .query(
-            "SELECT id, tenant, role FROM api_keys WHERE key_sha256 = ? AND revoked_at IS NULL",
+            "SELECT id, tenant, role, scopes FROM api_keys \
+             WHERE key_sha256 = ? AND revoked_at IS NULL",
             vec![digest.into()],
         )
         .await?;
@@ -158,19 +188,34 @@ pub(crate) async fn find_active<S: Sql>(
     Ok(Some(Principal {
         tenant: Tenant::parse(&row.text(1)?)?,
         role,
+        scopes: stored_scopes(role, row.opt_text(3)?.as_deref())?,
         key_id: Some(row.text(0)?),
     }))
 }
 
 fn key_info(row: &Row) -> Result<KeyInfo, StoreError> {
     let role = row.text(3)?;
+    let role = Role::parse(&role).ok_or_else(|| StoreError::Decode(format!("role {role:?}")))?;
     Ok(KeyInfo {
         id: row.text(0)?,
         tenant: row.text(1)?,
         name: row.text(2)?,
-        role: Role::parse(&role).ok_or_else(|| StoreError::Decode(format!("role {role:?}")))?,
+        role,
+        scopes: stored_scopes(role, row.opt_text(5)?.as_deref())?,
         created_at: rfc3339(row.int(4)?),
     })
+}
+
+/// A key's scopes: as stored (keys made before scopes existed have none
+/// stored and hold their role's), never more than its role names.
+fn stored_scopes(role: Role, stored: Option<&str>) -> Result<Scopes, StoreError> {
+    let scopes = match stored {
+        None => role.scopes(),
+        Some(text) => {
+            Scopes::from_text(text).ok_or_else(|| StoreError::Decode(format!("scopes {text:?}")))?
+        }
+    };
+    Ok(scopes.intersect(role.scopes()))
 }
 
 #[cfg(test)]
@@ -187,6 +232,7 @@ mod tests {
             tenant: tenant.into(),
             name: "test".into(),
             role,
+            scopes: None,
         }
     }
 
@@ -224,6 +270,52 @@ mod tests {
                 .unwrap_err();
             assert_eq!(err.status(), 401);
             assert!(keys.list().await.unwrap().is_empty());
+        });
+    }
+
+    #[test]
+    fn keys_can_be_narrowed_but_never_widened() {
+        use crate::scopes::Scope;
+        let db = RusqliteSql::memory();
+        RusqliteSql::block_on(async {
+            let root = bootstrap(&db).await;
+            let keys = Keys::new(&db, &root);
+            let narrow = CreateKey {
+                scopes: Some(Scopes::of(&[Scope::Search])),
+                ..create("acme", Role::Viewer)
+            };
+            let k = keys.create(narrow).await.unwrap();
+            let p = authenticate(&db, Some(&format!("Bearer {}", k.key)), ADMIN)
+                .await
+                .unwrap();
+            assert_eq!(p.scopes, Scopes::of(&[Scope::Search]));
+            assert_eq!(p.require(Scope::DocumentsRead).unwrap_err().status(), 403);
+            assert_eq!(keys.list().await.unwrap()[0].scopes, p.scopes);
+
+            let wider = CreateKey {
+                scopes: Some(Scopes::of(&[Scope::Tools])),
+                ..create("acme", Role::Viewer)
+            };
+            assert_eq!(keys.create(wider).await.unwrap_err().status(), 422);
+            let none = CreateKey {
+                scopes: Some(Scopes::default()),
+                ..create("acme", Role::Viewer)
+            };
+            assert_eq!(keys.create(none).await.unwrap_err().status(), 422);
+
+            // An admin key narrowed to `admin` cannot mint a key with more.
+            let admin_only = CreateKey {
+                scopes: Some(Scopes::of(&[Scope::Admin])),
+                ..create("acme", Role::Admin)
+            };
+            let a = keys.create(admin_only).await.unwrap();
+            let p = authenticate(&db, Some(&format!("Bearer {}", a.key)), ADMIN)
+                .await
+                .unwrap();
+            let escalate = Keys::new(&db, &p)
+                .create(create("acme", Role::Viewer))
+                .await;
+            assert_eq!(escalate.unwrap_err().status(), 403);
         });
     }
 

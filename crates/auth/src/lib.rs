@@ -3,11 +3,16 @@
 //! A caller presents `Authorization: Bearer <key>`. Keys are random 32-byte
 //! secrets shown once at creation; the store keeps only their sha256, so a
 //! leaked database does not leak usable keys. Each key belongs to one tenant and
-//! has a [`Role`]. The bootstrap admin key comes from the Spin variable
-//! `admin_api_key` and is never stored.
+//! has a [`Role`], a named set of [`Scope`]s, and may be narrowed to fewer
+//! scopes. Every route declares the scope it needs in [`routes::RULES`],
+//! checked before any handler runs. The bootstrap admin key comes from the
+//! Spin variable `admin_api_key` and is never stored.
 
 pub mod keys;
 pub mod principal;
+pub mod routes;
+pub mod scopes;
 
 pub use keys::{CreateKey, KeyInfo, Keys, NewKey};
-pub use principal::{Action, Principal, Role, authenticate};
+pub use principal::{Principal, Role, authenticate};
+pub use scopes::{Scope, Scopes};

@@ -5,15 +5,17 @@ use lode_store::{Sql, Tenant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// A key's role: a named set of allowed actions (finer scopes come later).
+use crate::scopes::{Scope, Scopes};
+
+/// A key's role: a named set of scopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// Reads documents.
+    /// Reads documents, searches and asks questions.
     Viewer,
-    /// Reads and writes documents.
+    /// Also writes documents and runs LLM tools.
     Editor,
-    /// Everything, including managing the tenant's keys.
+    /// Everything, including the tenant's keys and settings.
     Admin,
 }
 
@@ -37,27 +39,15 @@ impl Role {
         }
     }
 
-    /// Whether this role may perform `action`.
-    pub fn allows(self, action: Action) -> bool {
-        match action {
-            Action::Read => true,
-            Action::Write => matches!(self, Role::Editor | Role::Admin),
-            Action::ManageKeys | Action::Configure => self == Role::Admin,
+    /// The scopes this role names.
+    pub fn scopes(self) -> Scopes {
+        use Scope::*;
+        match self {
+            Role::Viewer => Scopes::of(&[DocumentsRead, Search, Chat]),
+            Role::Editor => Scopes::of(&[DocumentsRead, DocumentsWrite, Search, Chat, Tools]),
+            Role::Admin => Scopes::ALL,
         }
     }
-}
-
-/// What a route needs from its caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// GET on tenant data.
-    Read,
-    /// Create, update, delete tenant data.
-    Write,
-    /// Create, list, revoke API keys.
-    ManageKeys,
-    /// Change the tenant's settings (they shape every later ingestion).
-    Configure,
 }
 
 /// An authenticated caller.
@@ -65,8 +55,10 @@ pub enum Action {
 pub struct Principal {
     /// The tenant whose data this caller works on.
     pub tenant: Tenant,
-    /// What the caller may do.
+    /// The key's role.
     pub role: Role,
+    /// What the caller may do: the role's scopes, or fewer if the key was narrowed.
+    pub scopes: Scopes,
     /// The stored key's id; `None` for the bootstrap admin key.
     pub key_id: Option<String>,
 }
@@ -80,14 +72,13 @@ impl Principal {
         self.key_id.is_none()
     }
 
-    /// 403 unless this caller's role allows `action`.
-    pub fn require(&self, action: Action) -> Result<(), ApiError> {
-        if self.role.allows(action) {
+    /// 403 unless this caller holds `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(scope) {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(
-                "a {} key may not do this",
-                self.role.as_str()
+                "this key lacks the {scope} scope"
             )))
         }
     }
@@ -141,6 +132,7 @@ pub async fn authenticate<S: Sql>(
         return Ok(Principal {
             tenant: Tenant::parse(BOOTSTRAP_TENANT)?,
             role: Role::Admin,
+            scopes: Scopes::ALL,
             key_id: None,
         });
     }
@@ -154,21 +146,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn role_matrix() {
-        use Action::*;
-        assert!(
-            Role::Viewer.allows(Read)
-                && !Role::Viewer.allows(Write)
-                && !Role::Viewer.allows(ManageKeys)
-        );
-        assert!(
-            Role::Editor.allows(Read)
-                && Role::Editor.allows(Write)
-                && !Role::Editor.allows(ManageKeys)
-        );
-        assert!(
-            Role::Admin.allows(Read) && Role::Admin.allows(Write) && Role::Admin.allows(ManageKeys)
-        );
+    fn roles_are_nested_scope_sets() {
+        use Scope::*;
+        assert!(Role::Viewer.scopes().is_subset(Role::Editor.scopes()));
+        assert!(Role::Editor.scopes().is_subset(Role::Admin.scopes()));
+        for (role, scope, has) in [
+            (Role::Viewer, DocumentsRead, true),
+            (Role::Viewer, Chat, true),
+            (Role::Viewer, DocumentsWrite, false),
+            (Role::Viewer, Tools, false),
+            (Role::Editor, Tools, true),
+            (Role::Editor, Admin, false),
+            (Role::Admin, Admin, true),
+        ] {
+            assert_eq!(role.scopes().contains(scope), has, "{role:?} {scope}");
+        }
     }
 
     #[test]

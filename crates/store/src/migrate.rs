@@ -226,6 +226,14 @@ pub const MIGRATIONS: &[Migration] = &[
             "ALTER TABLE jobs ADD COLUMN result TEXT",
         ],
     },
+    Migration {
+        version: 8,
+        name: "key scopes",
+        statements: &[
+            // Space-separated scope names; NULL: the role's scopes.
+            "ALTER TABLE api_keys ADD COLUMN scopes TEXT",
+        ],
+    },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -293,9 +301,9 @@ mod tests {
     fn applies_once_and_is_idempotent() {
         let db = RusqliteSql::memory();
         RusqliteSql::block_on(async {
-            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7]);
+            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7, 8]);
             assert!(migrate(&db).await.unwrap().is_empty());
-            assert_eq!(current_version(&db).await.unwrap(), 7);
+            assert_eq!(current_version(&db).await.unwrap(), 8);
         });
     }
 

@@ -1,0 +1,164 @@
+//! Every authenticated route of the API and the scope it needs, in one
+//! table. `lode-common` checks it for every request before a component's
+//! handler runs, so a route missing here is refused (404/405), never open;
+//! and `tests/access.rs` walks this table against `spin.toml`, proving each
+//! route answers 401 without a key and 403 to a key without its scope.
+
+use lode_api::{ApiError, Pattern};
+
+use crate::scopes::Scope;
+
+/// One method on one path pattern, and what it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path pattern (`{name}` matches one segment).
+    pub pattern: &'static str,
+    /// The scope a caller must hold.
+    pub scope: Scope,
+}
+
+const fn rule(method: &'static str, pattern: &'static str, scope: Scope) -> Rule {
+    Rule {
+        method,
+        pattern,
+        scope,
+    }
+}
+
+use Scope::{Admin, Chat, DocumentsRead as Read, DocumentsWrite as Write, Search, Tools};
+
+/// The table. Public routes (`/health`) are not in it.
+pub const RULES: &[Rule] = &[
+    // documents
+    rule("GET", "/api/documents", Read),
+    rule("POST", "/api/documents", Write),
+    rule("POST", "/api/documents/upload", Write),
+    rule("POST", "/api/documents/from-url", Write),
+    rule("GET", "/api/documents/{id}", Read),
+    rule("PUT", "/api/documents/{id}", Write),
+    rule("DELETE", "/api/documents/{id}", Write),
+    rule("GET", "/api/documents/{id}/versions", Read),
+    rule("GET", "/api/documents/{id}/versions/{version}", Read),
+    rule("GET", "/api/documents/{id}/chunks", Read),
+    // search
+    rule("POST", "/api/search", Search),
+    rule("POST", "/api/search/vector", Search),
+    rule("POST", "/api/search/fulltext", Search),
+    // chat and the OpenAI-compatible surface
+    rule("POST", "/api/chat", Chat),
+    rule("POST", "/api/chat/prepare-context", Search),
+    rule("GET", "/api/conversations", Chat),
+    rule("GET", "/api/conversations/{id}", Chat),
+    rule("DELETE", "/api/conversations/{id}", Chat),
+    rule("GET", "/v1/models", Chat),
+    rule("POST", "/v1/chat/completions", Chat),
+    rule("POST", "/v1/embeddings", Search),
+    rule("GET", "/api/usage", Chat),
+    // LLM tools
+    rule("GET", "/api/tools", Tools),
+    rule("POST", "/api/tools/{tool}", Tools),
+    rule("POST", "/api/documents/{id}/tools/{tool}", Tools),
+    // jobs
+    rule("GET", "/api/jobs", Read),
+    rule("GET", "/api/jobs/dead", Read),
+    rule("POST", "/api/jobs/redrive", Write),
+    rule("GET", "/api/jobs/batches/{id}", Read),
+    rule("GET", "/api/jobs/{id}", Read),
+    rule("POST", "/api/jobs/{id}/retry", Write),
+    rule("GET", "/api/jobs/{id}/events", Read),
+    rule("POST", "/api/admin/jobs/sweep", Admin),
+    // administration
+    rule("GET", "/api/keys", Admin),
+    rule("POST", "/api/keys", Admin),
+    rule("DELETE", "/api/keys/{id}", Admin),
+    rule("GET", "/api/settings", Read),
+    rule("PUT", "/api/settings", Admin),
+];
+
+/// The scope `method` on `path` needs: 404 when no pattern matches, 405
+/// (naming the allowed methods) when the path matches but the method does not.
+pub fn required_scope(method: &str, path: &str) -> Result<Scope, ApiError> {
+    let mut allowed: Vec<&str> = Vec::new();
+    for r in RULES {
+        // A literal segment wins over a `{name}` one (`/api/jobs/dead` is
+        // not job "dead"): only the first pattern shape that matches counts.
+        if Pattern(r.pattern).matches(path).is_none() || shadowed(r.pattern, path) {
+            continue;
+        }
+        if r.method == method {
+            return Ok(r.scope);
+        }
+        allowed.push(r.method);
+    }
+    if allowed.is_empty() {
+        Err(ApiError::not_found("route"))
+    } else {
+        Err(ApiError::method_not_allowed(&allowed))
+    }
+}
+
+/// True when a more literal pattern than `pattern` also matches `path`.
+fn shadowed(pattern: &str, path: &str) -> bool {
+    let literal = |p: &str| p.split('/').filter(|s| !s.starts_with('{')).count();
+    RULES.iter().any(|other| {
+        other.pattern != pattern
+            && literal(other.pattern) > literal(pattern)
+            && Pattern(other.pattern).matches(path).is_some()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_has_one_scope_per_method() {
+        for (i, a) in RULES.iter().enumerate() {
+            for b in &RULES[i + 1..] {
+                assert!(
+                    (a.method, a.pattern) != (b.method, b.pattern),
+                    "{} {} is listed twice",
+                    a.method,
+                    a.pattern
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn literal_segments_win_and_unknown_routes_are_refused() {
+        assert_eq!(required_scope("GET", "/api/jobs/dead").unwrap(), Read);
+        assert_eq!(required_scope("POST", "/api/jobs/redrive").unwrap(), Write);
+        assert_eq!(
+            required_scope("GET", "/api/jobs/redrive")
+                .unwrap_err()
+                .status(),
+            405
+        );
+        assert_eq!(required_scope("GET", "/api/jobs/job_1").unwrap(), Read);
+        assert_eq!(
+            required_scope("POST", "/api/documents/upload").unwrap(),
+            Write
+        );
+        assert_eq!(
+            required_scope("GET", "/api/documents/upload")
+                .unwrap_err()
+                .status(),
+            405,
+            "upload is a route, not a document id"
+        );
+        assert_eq!(
+            required_scope("POST", "/api/documents/d1/tools/summarize").unwrap(),
+            Tools
+        );
+        let e = required_scope("PATCH", "/api/documents/d1").unwrap_err();
+        assert_eq!(e.status(), 405);
+        assert!(e.message.contains("GET, PUT, DELETE"), "{}", e.message);
+        assert_eq!(
+            required_scope("GET", "/api/nothing").unwrap_err().status(),
+            404
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! Access control, route by route. Every authenticated route of `spin.toml`
+//! is in `lode_auth::routes::RULES` (and every rule is served by a route of
+//! `spin.toml`); through lode-host, each rule answers 401 without a key,
+//! 403 to a key holding every scope but the one it needs, and lets a key
+//! holding only that scope through. Roles are the named scope sets, and a
+//! key narrowed to fewer scopes than its role loses the rest.
+
+use lode_auth::routes::{RULES, Rule};
+use lode_auth::scopes::{Scope, Scopes};
+use lode_tests::{Host, repo};
+use serde_json::{Value, json};
+
+const ADMIN: &str = "test-admin-key-0123456789";
+
+/// The HTTP routes of `spin.toml` (Spin's syntax: `/...` suffix wildcard,
+/// `:name` one segment), without the public ones.
+fn manifest_routes() -> Vec<String> {
+    let text = std::fs::read_to_string(repo().join("spin.toml")).unwrap();
+    let manifest: toml::Value = toml::from_str(&text).unwrap();
+    manifest["trigger"]["http"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["route"].as_str().unwrap().to_string())
+        .filter(|r| r != "/health" && r != "/...")
+        .collect()
+}
+
+/// Whether Spin sends `path` to `route`.
+fn spin_matches(route: &str, path: &str) -> bool {
+    let (fixed, wildcard) = match route.strip_suffix("/...") {
+        Some(prefix) => (prefix, true),
+        None => (route, false),
+    };
+    let want: Vec<&str> = fixed.split('/').collect();
+    let got: Vec<&str> = path.split('/').collect();
+    if got.len() < want.len() || (!wildcard && got.len() != want.len()) {
+        return false;
+    }
+    want.iter()
+        .zip(&got)
+        .all(|(w, g)| w.starts_with(':') || w == g)
+}
+
+/// A concrete path for a rule's pattern.
+fn sample_path(rule: &Rule) -> String {
+    rule.pattern
+        .replace("{id}", "x1")
+        .replace("{tool}", "summarize")
+        .replace("{version}", "1")
+}
+
+#[test]
+fn the_route_table_and_the_manifest_agree() {
+    let routes = manifest_routes();
+    for rule in RULES {
+        let path = sample_path(rule);
+        assert!(
+            routes.iter().any(|r| spin_matches(r, &path)),
+            "{} {} is in the table but no spin.toml route serves it",
+            rule.method,
+            rule.pattern
+        );
+    }
+    for route in &routes {
+        assert!(
+            RULES.iter().any(|r| spin_matches(route, &sample_path(r))),
+            "spin.toml route {route} has no rule: every route must declare its scope"
+        );
+    }
+}
+
+fn key(host: &Host, role: &str, scopes: Option<Scopes>) -> String {
+    let mut body = json!({"tenant": "acme", "name": "access", "role": role});
+    if let Some(s) = scopes {
+        body["scopes"] = json!(s);
+    }
+    let r = host.json("POST", "/api/keys", ADMIN, &body);
+    assert_eq!(r.status, 201, "{}", r.text);
+    if let Some(s) = scopes {
+        assert_eq!(r.json["scopes"], json!(s), "{}", r.text);
+    }
+    r.json["key"].as_str().unwrap().to_string()
+}
+
+fn call(host: &Host, rule: &Rule, key: Option<&str>) -> lode_tests::Reply {
+    let body = if matches!(rule.method, "POST" | "PUT") {
+        b"{}".to_vec()
+    } else {
+        Vec::new()
+    };
+    host.request(
+        rule.method,
+        &sample_path(rule),
+        key,
+        &[("content-type", "application/json")],
+        body,
+    )
+}
+
+#[test]
+fn every_route_needs_a_key_and_its_scope() {
+    let host = Host::start("spin.toml", &[("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN)]);
+    // One key per scope, holding every scope but that one, and one holding only it.
+    let all_but: Vec<(Scope, String)> = Scope::ALL
+        .iter()
+        .map(|s| (*s, key(&host, "admin", Some(Scopes::ALL.without(*s)))))
+        .collect();
+    let only: Vec<(Scope, String)> = Scope::ALL
+        .iter()
+        .map(|s| (*s, key(&host, "admin", Some(Scopes::of(&[*s])))))
+        .collect();
+    let find =
+        |keys: &[(Scope, String)], s: Scope| keys.iter().find(|(k, _)| *k == s).unwrap().1.clone();
+    for rule in RULES {
+        let what = format!("{} {}", rule.method, sample_path(rule));
+        let r = call(&host, rule, None);
+        assert_eq!(r.status, 401, "{what} without a key: {}", r.text);
+        for (name, value) in [
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("cache-control", "no-store"),
+        ] {
+            assert_eq!(r.headers[name], value, "{what}: {name}");
+        }
+        let r = call(&host, rule, Some(&find(&all_but, rule.scope)));
+        assert_eq!(r.status, 403, "{what} without {}: {}", rule.scope, r.text);
+        assert_eq!(r.json["error"]["code"], "forbidden");
+        assert!(
+            r.json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(rule.scope.as_str()),
+            "{what}: the error names the missing scope: {}",
+            r.text
+        );
+        let mut r = call(&host, rule, Some(&find(&only, rule.scope)));
+        if rule.pattern == "/api/admin/jobs/sweep" {
+            // It spans tenants: beyond its scope, only the bootstrap key may.
+            assert!(r.text.contains("bootstrap admin key"), "{what}: {}", r.text);
+            r = call(&host, rule, Some(ADMIN));
+        }
+        assert!(
+            ![401, 403].contains(&r.status),
+            "{what} with only {}: {} {}",
+            rule.scope,
+            r.status,
+            r.text
+        );
+    }
+}
+
+#[test]
+fn roles_are_named_scope_sets_and_keys_can_only_be_narrowed() {
+    let host = Host::start("spin.toml", &[("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN)]);
+    let expect = [
+        ("viewer", json!(["documents:read", "search", "chat"])),
+        (
+            "editor",
+            json!([
+                "documents:read",
+                "documents:write",
+                "search",
+                "chat",
+                "tools"
+            ]),
+        ),
+        (
+            "admin",
+            json!([
+                "documents:read",
+                "documents:write",
+                "search",
+                "chat",
+                "tools",
+                "admin"
+            ]),
+        ),
+    ];
+    for (role, scopes) in &expect {
+        let r = host.json(
+            "POST",
+            "/api/keys",
+            ADMIN,
+            &json!({"tenant": "acme", "name": role, "role": role}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(&r.json["scopes"], scopes, "{role}");
+    }
+    // A viewer narrowed to search cannot read documents; widening is refused.
+    let r = host.json(
+        "POST",
+        "/api/keys",
+        ADMIN,
+        &json!({"tenant": "acme", "name": "n", "role": "viewer", "scopes": ["search"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let narrow = r.json["key"].as_str().unwrap();
+    assert_eq!(host.get("/api/documents", Some(narrow)).status, 403);
+    let search = host.json("POST", "/api/search", narrow, &json!({"query": "wing"}));
+    assert_eq!(search.status, 200, "{}", search.text);
+    for bad in [json!(["tools"]), json!(["root"]), json!("search")] {
+        let r = host.json(
+            "POST",
+            "/api/keys",
+            ADMIN,
+            &json!({"tenant": "acme", "name": "w", "role": "viewer", "scopes": bad}),
+        );
+        assert_eq!(r.status, 422, "{bad}: {}", r.text);
+    }
+    let listed = host.get("/api/keys", Some(ADMIN));
+    let scopes: Vec<&Value> = listed.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| &k["scopes"])
+        .collect();
+    assert!(scopes.contains(&&json!(["search"])), "{}", listed.text);
+}
