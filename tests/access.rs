@@ -217,3 +217,95 @@ fn roles_are_named_scope_sets_and_keys_can_only_be_narrowed() {
         .collect();
     assert!(scopes.contains(&&json!(["search"])), "{}", listed.text);
 }
+
+#[test]
+fn rate_limits_hold_per_key_and_budget_and_answer_429_with_headers() {
+    let host = Host::start("spin.toml", &[("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN)]);
+    let tenant_key = |role: &str| {
+        let r = host.json(
+            "POST",
+            "/api/keys",
+            ADMIN,
+            &json!({"tenant": "tight", "name": role, "role": role}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json["key"].as_str().unwrap().to_string()
+    };
+    let admin = tenant_key("admin");
+    let bad = host.json(
+        "PUT",
+        "/api/settings",
+        &admin,
+        &json!({"rate_limits": {"api_per_minute": 0}}),
+    );
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    let set = host.json(
+        "PUT",
+        "/api/settings",
+        &admin,
+        &json!({"rate_limits": {"api_per_minute": 5, "llm_per_minute": 2}}),
+    );
+    assert_eq!(set.status, 200, "{}", set.text);
+    assert_eq!(
+        set.json["rate_limits"]["ingest_per_minute"], 120,
+        "defaults fill the rest"
+    );
+
+    // Five ordinary calls a minute per key, then 429 with the headers.
+    let key = tenant_key("viewer");
+    for i in 0..5 {
+        assert_eq!(
+            host.get("/api/documents", Some(&key)).status,
+            200,
+            "call {i}"
+        );
+    }
+    let r = host.get("/api/documents", Some(&key));
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.json["error"]["code"], "rate_limited");
+    let header = |name: &str| r.headers[name].to_str().unwrap().to_string();
+    let retry: u64 = header("retry-after").parse().unwrap();
+    assert!(
+        (1..=12).contains(&retry),
+        "one token is back in 12 s: {retry}"
+    );
+    assert_eq!(header("ratelimit-limit"), "5");
+    assert_eq!(header("ratelimit-remaining"), "0");
+    assert!(header("ratelimit-policy").contains("name=\"api\""));
+
+    // The LLM budget is separate (and smaller); other keys have their own.
+    let chat = |k: &str| {
+        host.json(
+            "POST",
+            "/api/chat",
+            k,
+            &json!({"message": "zebra quantum marmalade?"}),
+        )
+    };
+    assert_eq!(chat(&key).status, 200);
+    assert_eq!(chat(&key).status, 200);
+    let r = chat(&key);
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert!(r.text.contains("llm"), "{}", r.text);
+    let other = tenant_key("viewer");
+    assert_eq!(host.get("/api/documents", Some(&other)).status, 200);
+    // The operator's bootstrap key is not limited.
+    for _ in 0..10 {
+        assert_eq!(host.get("/api/documents", Some(ADMIN)).status, 200);
+    }
+
+    // Without a valid key, the client address has the default 600 a minute.
+    // (It refills at 10 a second while the loop runs, so the 429 comes a
+    // little after the 600th guess.)
+    let mut guesses = 0;
+    loop {
+        let status = host.get("/api/documents", Some("lode_guess")).status;
+        if status == 429 {
+            break;
+        }
+        assert_eq!(status, 401);
+        guesses += 1;
+        assert!(guesses < 3000, "guessing is never slowed down");
+    }
+    assert!(guesses >= 600, "refused after only {guesses} guesses");
+}

@@ -8,11 +8,13 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use lode_api::{ApiError, BodyLimit, Params, Pattern, match_route};
 use lode_auth::Principal;
+use lode_ratelimit::Budget;
 use lode_store::{Row, Sql, StoreError, Value};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::sqlite;
 
 pub mod job;
+pub mod rate;
 mod wake;
 pub use wake::wake;
 
@@ -135,8 +137,17 @@ impl From<ApiError> for Reply {
 
 /// Encode a reply (or an error) as an HTTP response.
 pub fn respond(result: Result<Reply, ApiError>) -> Response<Full<Bytes>> {
-    let reply = result.unwrap_or_else(Reply::from);
+    let (reply, extra) = match result {
+        Ok(reply) => (reply, Vec::new()),
+        Err(e) => {
+            let headers = e.headers.clone();
+            (Reply::from(e), headers)
+        }
+    };
     let mut builder = Response::builder().status(reply.status);
+    for (name, value) in extra {
+        builder = builder.header(name, value);
+    }
     for (name, value) in SECURITY_HEADERS {
         builder = builder.header(*name, *value);
     }
@@ -207,6 +218,15 @@ pub async fn authenticate(sql: &SpinSql, req: &ApiRequest) -> Result<Principal, 
     lode_auth::authenticate(sql, req.header("authorization"), &admin_key).await
 }
 
+/// The caller's address without the port, from Spin's `spin-client-addr`
+/// header ("unknown" when absent).
+fn client_address(req: &ApiRequest) -> String {
+    let addr = req.header("spin-client-addr").unwrap_or("unknown");
+    addr.parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|_| addr.to_string())
+}
+
 /// An authenticated `/api/*` request, routed to one of the component's patterns.
 pub struct ApiCall {
     /// The request, body read.
@@ -243,10 +263,28 @@ pub async fn api_call_with_uploads(
     let req = read_request(req, limit).await?;
     let sql = SpinSql::open("default").await?;
     lode_store::migrate(&sql).await?;
-    let who = authenticate(&sql, &req).await?;
+    let who = match authenticate(&sql, &req).await {
+        Ok(who) => who,
+        Err(e) => {
+            // No valid key: the client address's budget, so guessing is slow.
+            let limits = lode_ratelimit::Limits::default();
+            rate::check(Budget::Anonymous, &client_address(&req), &limits).await?;
+            return Err(e);
+        }
+    };
     // Every route declares its scope in one table (404/405 if it is not there).
-    let scope = lode_auth::routes::required_scope(req.method.as_str(), &req.path)?;
+    let method = req.method.as_str();
+    let scope = lode_auth::routes::required_scope(method, &req.path)?;
     who.require(scope)?;
+    // The operator's bootstrap key is not limited; tenants' keys are.
+    if let Some(key_id) = &who.key_id {
+        let limits = lode_store::Settings::new(&sql, &who.tenant)
+            .get()
+            .await?
+            .settings
+            .rate_limits;
+        rate::check(rate::budget(scope, method, &req.path), key_id, &limits).await?;
+    }
     let (route, params) = matched.ok_or_else(|| ApiError::not_found("route"))?;
     Ok(ApiCall {
         req,

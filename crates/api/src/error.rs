@@ -20,6 +20,8 @@ pub enum ErrorCode {
     Conflict,
     /// 413: the body is larger than the configured limit.
     PayloadTooLarge,
+    /// 429: the caller's rate limit is used up; `Retry-After` says when to come back.
+    TooManyRequests,
     /// 415: the body's media type is not one this endpoint accepts.
     UnsupportedMediaType,
     /// 422: well-formed input with invalid or missing fields.
@@ -51,6 +53,7 @@ impl ErrorCode {
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
+            Self::TooManyRequests => 429,
             Self::Unprocessable | Self::Encrypted | Self::Unreadable => 422,
             Self::Internal => 500,
             Self::NotImplemented => 501,
@@ -70,6 +73,7 @@ impl ErrorCode {
             Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooManyRequests => "rate_limited",
             Self::Unprocessable => "invalid_request",
             Self::Encrypted => "encrypted",
             Self::Unreadable => "unreadable_document",
@@ -92,6 +96,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// A human-readable explanation for the caller.
     pub message: String,
+    /// Response headers that go with it (`Retry-After` on a 429).
+    pub headers: Vec<(String, String)>,
 }
 
 impl ApiError {
@@ -100,7 +106,14 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            headers: Vec::new(),
         }
+    }
+
+    /// The same error, sent with one more response header.
+    pub fn with_header(mut self, name: &str, value: String) -> Self {
+        self.headers.push((name.to_string(), value));
+        self
     }
 
     /// 400 with a message.

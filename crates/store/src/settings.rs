@@ -5,6 +5,7 @@
 //! no migration; unknown fields are refused, so a typo never passes silently.
 
 use lode_api::{ApiError, query};
+use lode_ratelimit::Limits;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{now_ms, rfc3339};
@@ -75,12 +76,15 @@ impl Chunking {
 pub struct TenantSettings {
     /// Chunking of new and updated documents.
     pub chunking: Chunking,
+    /// Requests per minute per key, per budget (`lode-ratelimit`).
+    pub rate_limits: Limits,
 }
 
 impl TenantSettings {
     /// Refuse out-of-range values.
     pub fn validate(self) -> Result<Self, ApiError> {
         self.chunking.validate()?;
+        self.rate_limits.validate().map_err(ApiError::invalid)?;
         Ok(self)
     }
 }
@@ -179,6 +183,7 @@ mod tests {
                     target_tokens: 64,
                     overlap: 0.0,
                 },
+                ..TenantSettings::default()
             };
             s.put(small.clone()).await.unwrap();
             assert_eq!(s.get().await.unwrap().settings, small);
