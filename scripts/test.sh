@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: build the tests and lode-host in one cargo invocation (same
 # features, so wasmtime compiles once), build the components through the
-# manifests as `spin build` would, run every test, and close with one summary line.
+# manifests as `spin build` would, run every test, fuzz the parsers for a
+# bounded time (scripts/fuzz.sh), and close with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,14 @@ set +e
 cargo test --release --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+# Fuzz every parser of untrusted bytes for a bounded time each
+# (LODE_FUZZ_SECS, default 30; 0 skips), replaying seeds and past crashers.
+fuzz_status=0
+if [ "${LODE_FUZZ_SECS:-30}" != 0 ]; then
+  bash scripts/fuzz.sh "${LODE_FUZZ_SECS:-30}" || fuzz_status=$?
+fi
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "Summary: %d passed, %d failed\n", p, f }' "$log"
-exit "$status"
+[ "$fuzz_status" -eq 0 ] || echo "Summary: fuzzing FAILED"
+[ "$status" -ne 0 ] && exit "$status"
+exit "$fuzz_status"

@@ -309,3 +309,113 @@ fn rate_limits_hold_per_key_and_budget_and_answer_429_with_headers() {
     }
     assert!(guesses >= 600, "refused after only {guesses} guesses");
 }
+
+#[test]
+fn admins_read_an_audit_log_of_access_changes_and_deletions() {
+    let host = Host::start("spin.toml", &[("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN)]);
+    let admin = host.json(
+        "POST",
+        "/api/keys",
+        ADMIN,
+        &json!({"tenant": "acme", "name": "ops", "role": "admin"}),
+    );
+    let (admin_id, admin) = (
+        admin.json["id"].as_str().unwrap().to_string(),
+        admin.json["key"].as_str().unwrap().to_string(),
+    );
+    let viewer = host.json(
+        "POST",
+        "/api/keys",
+        &admin,
+        &json!({"tenant": "acme", "name": "intern", "role": "viewer", "scopes": ["search"]}),
+    );
+    let viewer_id = viewer.json["id"].as_str().unwrap().to_string();
+    let viewer_key = viewer.json["key"].as_str().unwrap().to_string();
+    assert_eq!(
+        host.request(
+            "DELETE",
+            &format!("/api/keys/{viewer_id}"),
+            Some(&admin),
+            &[],
+            vec![]
+        )
+        .status,
+        204
+    );
+    let doc = host.json(
+        "POST",
+        "/api/documents",
+        &admin,
+        &json!({"title": "T", "content": "x y z"}),
+    );
+    let doc_id = doc.json["id"].as_str().unwrap().to_string();
+    host.request(
+        "DELETE",
+        &format!("/api/documents/{doc_id}"),
+        Some(&admin),
+        &[],
+        vec![],
+    );
+    let put = host.json(
+        "PUT",
+        "/api/settings",
+        &admin,
+        &json!({"chunking": {"target_tokens": 100, "overlap": 0.1}}),
+    );
+    assert_eq!(put.status, 200, "{}", put.text);
+
+    let log = host.get("/api/admin/audit", Some(&admin));
+    assert_eq!(log.status, 200, "{}", log.text);
+    let seen: Vec<(String, String, String)> = log.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap().to_string();
+            (s("action"), s("actor"), s("target"))
+        })
+        .collect();
+    let row = |a: &str, actor: &str, t: &str| (a.to_string(), actor.to_string(), t.to_string());
+    assert_eq!(
+        seen,
+        [
+            row("settings.changed", &admin_id, "acme"),
+            row("document.deleted", &admin_id, &doc_id),
+            row("key.revoked", &admin_id, &viewer_id),
+            row("key.created", &admin_id, &viewer_id),
+            row("key.created", "bootstrap", &admin_id),
+        ],
+        "{}",
+        log.text
+    );
+    assert_eq!(log.json["data"][3]["detail"]["scopes"], json!(["search"]));
+    assert!(
+        !log.text.contains(&viewer_key),
+        "the log never holds a secret"
+    );
+    let page = host.get("/api/admin/audit?limit=2", Some(&admin));
+    let before = page.json["next_before"].as_i64().unwrap();
+    let older = host.get(&format!("/api/admin/audit?before={before}"), Some(&admin));
+    assert_eq!(older.json["data"].as_array().unwrap().len(), 3);
+    // Another tenant's admin sees none of it.
+    let other = host.json(
+        "POST",
+        "/api/keys",
+        ADMIN,
+        &json!({"tenant": "globex", "name": "ops", "role": "admin"}),
+    );
+    let other_id = other.json["id"].as_str().unwrap().to_string();
+    let other = other.json["key"].as_str().unwrap();
+    let theirs = host.get("/api/admin/audit", Some(other));
+    assert_eq!(
+        theirs.json["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        theirs.text
+    );
+    assert_eq!(
+        theirs.json["data"][0]["target"],
+        other_id.as_str(),
+        "only its own key"
+    );
+}

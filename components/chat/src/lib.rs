@@ -28,6 +28,8 @@ use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit, respond};
 use lode_index::{Index, SearchHit, SearchRequest};
 use lode_llm::chat::{Message, Role};
 use lode_rag::Source;
+use lode_store::audit::Action;
+use lode_store::ids::now_ms;
 use lode_store::{Conversations, Tenant};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
@@ -94,7 +96,19 @@ async fn serve(req: Request) -> Result<answer::Served, ApiError> {
                 .delete(params.get("id"))
                 .await?
             {
-                true => reply(Ok(Reply::empty(204))),
+                true => {
+                    let id = params.get("id");
+                    lode_store::Audit::new(&sql, &who.tenant)
+                        .record(
+                            &who.actor(),
+                            Action::ConversationDeleted,
+                            id,
+                            json!({}),
+                            now_ms(),
+                        )
+                        .await?;
+                    reply(Ok(Reply::empty(204)))
+                }
                 false => Err(ApiError::not_found("conversation")),
             }
         }

@@ -18,6 +18,8 @@ use lode_common::{
 use lode_index::Index;
 use lode_ingest::{Ingested, base_type, fetch, pipeline};
 use lode_jobs::Priority;
+use lode_store::audit::Action;
+use lode_store::ids::now_ms;
 use lode_store::{Chunking, Document, DocumentInput, Documents, ListQuery, Settings, Tenant};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
@@ -85,6 +87,15 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
                     .await?;
                 lode_store::ToolResults::new(&sql, &who.tenant)
                     .purge(id)
+                    .await?;
+                lode_store::Audit::new(&sql, &who.tenant)
+                    .record(
+                        &who.actor(),
+                        Action::DocumentDeleted,
+                        id,
+                        json!({}),
+                        now_ms(),
+                    )
                     .await?;
                 Ok(Reply::empty(204))
             }

@@ -1,13 +1,19 @@
-//! The API-key admin API: `POST/GET /api/keys`, `DELETE /api/keys/{id}` (admin role only).
+//! Administration: `POST/GET /api/keys`, `DELETE /api/keys/{id}`, and the
+//! audit log `GET /api/admin/audit?limit=&before=` (admin scope).
 
-use lode_api::{ApiError, Pattern};
-use lode_auth::{CreateKey, Keys};
-use lode_common::{ApiCall, Reply, api_call, body_limit, respond};
+use lode_api::{ApiError, Pattern, query};
+use lode_auth::{CreateKey, Keys, Principal};
+use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit, respond};
+use lode_store::Audit;
 use serde_json::json;
 use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::http_service;
 
-const ROUTES: &[Pattern] = &[Pattern("/api/keys"), Pattern("/api/keys/{id}")];
+const ROUTES: &[Pattern] = &[
+    Pattern("/api/keys"),
+    Pattern("/api/keys/{id}"),
+    Pattern("/api/admin/audit"),
+];
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
@@ -35,7 +41,35 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
             true => Ok(Reply::empty(204)),
             false => Err(ApiError::not_found("key")),
         },
+        (2, &Method::GET) => audit(&sql, &who, &req.query).await,
         (0, _) => Err(ApiError::method_not_allowed(&["GET", "POST"])),
+        (2, _) => Err(ApiError::method_not_allowed(&["GET"])),
         _ => Err(ApiError::method_not_allowed(&["DELETE"])),
     }
+}
+
+/// The caller's tenant's audit log, newest first: `?limit=` (1-200, default
+/// 50) and `?before=` (an entry id, to page back).
+async fn audit(sql: &SpinSql, who: &Principal, query_string: &str) -> Result<Reply, ApiError> {
+    let mut limit = 50;
+    let mut before = None;
+    for (k, v) in query::pairs(query_string) {
+        let bad = || ApiError::invalid(format!("{k} must be a whole number"));
+        match k.as_str() {
+            "limit" => limit = v.parse::<u32>().map_err(|_| bad())?,
+            "before" => before = Some(v.parse::<i64>().map_err(|_| bad())?),
+            _ => return Err(ApiError::invalid(format!("unknown query parameter {k:?}"))),
+        }
+    }
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit must be 1-200"));
+    }
+    let entries = Audit::new(sql, &who.tenant).list(limit, before).await?;
+    let next = (entries.len() == limit as usize)
+        .then(|| entries.last().map(|e| e.id))
+        .flatten();
+    Ok(Reply::json(
+        200,
+        json!({ "data": entries, "next_before": next }),
+    ))
 }

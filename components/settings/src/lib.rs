@@ -4,7 +4,9 @@
 
 use lode_api::{ApiError, Pattern};
 use lode_common::{ApiCall, Reply, api_call, body_limit, respond};
-use lode_store::{Settings, TenantSettings};
+use lode_store::audit::Action;
+use lode_store::ids::now_ms;
+use lode_store::{Audit, Settings, TenantSettings};
 use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::http_service;
 
@@ -22,7 +24,18 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         Method::GET => Ok(Reply::json(200, settings.get().await?)),
         Method::PUT => {
             let new = req.json::<TenantSettings>(body_limit().await?)?;
-            Ok(Reply::json(200, settings.put(new).await?))
+            let stored = settings.put(new).await?;
+            let detail = serde_json::to_value(&stored.settings).unwrap_or_default();
+            Audit::new(&sql, &who.tenant)
+                .record(
+                    &who.actor(),
+                    Action::SettingsChanged,
+                    who.tenant.as_str(),
+                    detail,
+                    now_ms(),
+                )
+                .await?;
+            Ok(Reply::json(200, stored))
         }
         _ => Err(ApiError::method_not_allowed(&["GET", "PUT"])),
     }

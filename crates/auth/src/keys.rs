@@ -3,9 +3,12 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lode_api::ApiError;
+use lode_store::audit::{Action, Audit};
 use lode_store::ids::{new_id, now_ms, random_bytes, rfc3339};
+use lode_store::sql::transaction;
 use lode_store::{Row, Sql, StoreError, Tenant};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::principal::{Principal, Role, hash_key};
 use crate::scopes::Scopes;
@@ -129,6 +132,10 @@ impl<'a, S: Sql> Keys<'a, S> {
                 ],
             )
             .await?;
+        let detail = json!({"name": name, "role": req.role, "scopes": scopes});
+        Audit::new(self.sql, &tenant)
+            .record(&self.caller.actor(), Action::KeyCreated, &id, detail, now)
+            .await?;
         Ok(NewKey {
             id,
             key,
@@ -157,15 +164,36 @@ impl<'a, S: Sql> Keys<'a, S> {
     /// Revoke a key: it stops working at once. False if the caller sees no such active key.
     pub async fn revoke(&self, id: &str) -> Result<bool, ApiError> {
         let tenant = self.tenant_filter().map(|t| t.as_str().to_string());
-        let changed = self
-            .sql
-            .execute(
-                "UPDATE api_keys SET revoked_at = ?1 \
-                 WHERE id = ?2 AND revoked_at IS NULL AND (?3 IS NULL OR tenant = ?3)",
-                vec![now_ms().into(), id.into(), tenant.into()],
-            )
+        let now = now_ms();
+        let revoked = transaction(self.sql, async {
+            let rows = self
+                .sql
+                .query(
+                    "SELECT tenant FROM api_keys \
+                     WHERE id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR tenant = ?2)",
+                    vec![id.into(), tenant.into()],
+                )
+                .await?;
+            let Some(row) = rows.first() else {
+                return Ok(None);
+            };
+            self.sql
+                .execute(
+                    "UPDATE api_keys SET revoked_at = ? WHERE id = ?",
+                    vec![now.into(), id.into()],
+                )
+                .await?;
+            Ok(Some(row.text(0)?))
+        })
+        .await?;
+        let Some(tenant) = revoked else {
+            return Ok(false);
+        };
+        let tenant = Tenant::parse(&tenant)?;
+        Audit::new(self.sql, &tenant)
+            .record(&self.caller.actor(), Action::KeyRevoked, id, json!({}), now)
             .await?;
-        Ok(changed > 0)
+        Ok(true)
     }
 }
 
@@ -270,6 +298,23 @@ mod tests {
                 .unwrap_err();
             assert_eq!(err.status(), 401);
             assert!(keys.list().await.unwrap().is_empty());
+
+            // Both changes are in acme's audit log, by the bootstrap key.
+            let acme = Tenant::parse("acme").unwrap();
+            let log = Audit::new(&db, &acme).list(10, None).await.unwrap();
+            let seen: Vec<(&str, &str, &str)> = log
+                .iter()
+                .map(|e| (e.action.as_str(), e.actor.as_str(), e.target.as_str()))
+                .collect();
+            assert_eq!(
+                seen,
+                [
+                    ("key.revoked", "bootstrap", k.id.as_str()),
+                    ("key.created", "bootstrap", k.id.as_str())
+                ]
+            );
+            assert_eq!(log[1].detail["role"], "editor");
+            assert!(!format!("{log:?}").contains(&k.key), "never the secret");
         });
     }
 

@@ -72,6 +72,13 @@ impl Principal {
         self.key_id.is_none()
     }
 
+    /// Who this is in the audit log: the key id, or `bootstrap`.
+    pub fn actor(&self) -> String {
+        self.key_id
+            .clone()
+            .unwrap_or_else(|| "bootstrap".to_string())
+    }
+
     /// 403 unless this caller holds `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
         if self.scopes.contains(scope) {

@@ -73,6 +73,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/keys", Admin),
     rule("POST", "/api/keys", Admin),
     rule("DELETE", "/api/keys/{id}", Admin),
+    rule("GET", "/api/admin/audit", Admin),
     rule("GET", "/api/settings", Read),
     rule("PUT", "/api/settings", Admin),
 ];

@@ -4,6 +4,7 @@
 //! tests implement it over rusqlite (feature `rusqlite`). The repositories never
 //! see which one they run on, so what is tested natively is what runs in Spin.
 
+pub mod audit;
 pub mod conversations;
 pub mod documents;
 pub mod ids;
@@ -16,6 +17,7 @@ pub mod tenant;
 pub mod tool_results;
 pub mod usage;
 
+pub use audit::Audit;
 pub use conversations::{Conversation, Conversations, Turn};
 pub use documents::{Document, DocumentInput, Documents, ListQuery, Page, VersionInfo};
 pub use migrate::migrate;

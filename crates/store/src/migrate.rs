@@ -234,6 +234,23 @@ pub const MIGRATIONS: &[Migration] = &[
             "ALTER TABLE api_keys ADD COLUMN scopes TEXT",
         ],
     },
+    Migration {
+        version: 9,
+        name: "audit log",
+        statements: &[
+            // Insert-only: who changed access or deleted data (crates/store/src/audit.rs).
+            "CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )",
+            "CREATE INDEX audit_log_by_tenant ON audit_log (tenant, id)",
+        ],
+    },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -301,9 +318,9 @@ mod tests {
     fn applies_once_and_is_idempotent() {
         let db = RusqliteSql::memory();
         RusqliteSql::block_on(async {
-            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7, 8]);
+            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
             assert!(migrate(&db).await.unwrap().is_empty());
-            assert_eq!(current_version(&db).await.unwrap(), 8);
+            assert_eq!(current_version(&db).await.unwrap(), 9);
         });
     }
 
