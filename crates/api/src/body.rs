@@ -64,10 +64,47 @@ pub fn parse_json<T: DeserializeOwned>(
     }
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("request body is not valid UTF-8"))?;
+    check_depth(text)?;
     serde_json::from_str(text).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::invalid(e.to_string()),
         _ => ApiError::bad_request(format!("malformed JSON: {e}")),
     })
+}
+
+/// Deepest nesting of arrays and objects a request may have. No Lode
+/// request needs more than a few levels; a deep one only costs stack.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// 400 when `text` nests arrays and objects deeper than [`MAX_JSON_DEPTH`]
+/// (brackets inside strings do not count). Checked before parsing, so a
+/// hostile body never reaches the recursive parser.
+fn check_depth(text: &str) -> Result<(), ApiError> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(ApiError::bad_request(format!(
+                        "JSON nested deeper than {MAX_JSON_DEPTH} levels"
+                    )));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -103,6 +140,22 @@ mod tests {
         assert_eq!(status(JSON, br#"{"title":5}"#, BodyLimit::DEFAULT), 422);
         assert_eq!(status(JSON, br#"{}"#, BodyLimit::DEFAULT), 422);
         assert_eq!(status(JSON, br#"{"title":"x"}"#, BodyLimit::DEFAULT), 200);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let value = |body: &str| {
+            parse_json::<serde_json::Value>(JSON, body.as_bytes(), BodyLimit::DEFAULT)
+                .map(|_| 200)
+                .unwrap_or_else(|e| e.status())
+        };
+        assert_eq!(value(&nested(MAX_JSON_DEPTH)), 200);
+        assert_eq!(value(&nested(MAX_JSON_DEPTH + 1)), 400);
+        assert_eq!(value(&nested(100_000)), 400, "no stack overflow");
+        // Brackets in strings, escaped quotes included, are text.
+        let in_string = format!(r#"{{"title": "\"{}"}}"#, "[".repeat(100));
+        assert_eq!(value(&in_string), 200);
     }
 
     #[test]
