@@ -22,7 +22,7 @@ bash "$root/scripts/pdf-corpus.sh" >/dev/null
 cd "$root/fuzz"
 export CARGO_TARGET_DIR="${LODE_FUZZ_TARGET_DIR:-$root/target/fuzz}"
 corpus="$root/target/fuzz-corpus"
-for target in pdf html multipart chunker json_requests; do
+for target in pdf html multipart chunker json_requests session_token; do
   mkdir -p "$corpus/$target" "seeds/$target" "regressions/$target"
   [ "$target" = pdf ] && find "$root/target/pdf-corpus" -name '*.pdf' -size -200k \
     -exec cp -n {} "$corpus/$target/" \;

@@ -5,7 +5,7 @@
 //! holding only that scope through. Roles are the named scope sets, and a
 //! key narrowed to fewer scopes than its role loses the rest.
 
-use lode_auth::routes::{RULES, Rule};
+use lode_auth::routes::{PUBLIC, RULES, Rule};
 use lode_auth::scopes::{Scope, Scopes};
 use lode_tests::{Host, repo};
 use serde_json::{Value, json};
@@ -22,7 +22,8 @@ fn manifest_routes() -> Vec<String> {
         .unwrap()
         .iter()
         .map(|t| t["route"].as_str().unwrap().to_string())
-        .filter(|r| r != "/health" && r != "/...")
+        // Public (lode_auth::routes::PUBLIC) and the catch-all.
+        .filter(|r| !["/health", "/api/auth/...", "/..."].contains(&r.as_str()))
         .collect()
 }
 
@@ -62,6 +63,17 @@ fn the_route_table_and_the_manifest_agree() {
             rule.pattern
         );
     }
+    let text = std::fs::read_to_string(repo().join("spin.toml")).unwrap();
+    for (method, path) in PUBLIC {
+        assert!(
+            text.contains(&format!("route = \"{path}\""))
+                || text.contains(&format!(
+                    "route = \"{}/...\"",
+                    path.rsplit_once('/').unwrap().0
+                )),
+            "public route {method} {path} is not served by spin.toml"
+        );
+    }
     for route in &routes {
         assert!(
             RULES.iter().any(|r| spin_matches(route, &sample_path(r))),
@@ -84,7 +96,7 @@ fn key(host: &Host, role: &str, scopes: Option<Scopes>) -> String {
 }
 
 fn call(host: &Host, rule: &Rule, key: Option<&str>) -> lode_tests::Reply {
-    let body = if matches!(rule.method, "POST" | "PUT") {
+    let body = if matches!(rule.method, "POST" | "PUT" | "PATCH") {
         b"{}".to_vec()
     } else {
         Vec::new()
@@ -135,9 +147,14 @@ fn every_route_needs_a_key_and_its_scope() {
             r.text
         );
         let mut r = call(&host, rule, Some(&find(&only, rule.scope)));
-        if rule.pattern == "/api/admin/jobs/sweep" {
-            // It spans tenants: beyond its scope, only the bootstrap key may.
-            assert!(r.text.contains("bootstrap admin key"), "{what}: {}", r.text);
+        if ["/api/admin/jobs/sweep", "/metrics"].contains(&rule.pattern) {
+            // They span tenants: beyond the scope, only the bootstrap key may.
+            assert_eq!(r.status, 403, "{what}: {}", r.text);
+            assert!(
+                r.text.contains("bootstrap admin key") || r.text.contains("admin_api_key"),
+                "{what}: {}",
+                r.text
+            );
             r = call(&host, rule, Some(ADMIN));
         }
         assert!(

@@ -1,7 +1,7 @@
 //! Tenant isolation, proven route by route: tenant B, with a key holding
 //! every scope, tries every route of `lode_auth::routes::RULES` that names
 //! an id on tenant A's real ids (a document and its version, a job and its
-//! batch, a conversation, a stored tool result, a key) and gets 404, never
+//! batch, a conversation, a stored tool result, a key, a user) and gets 404, never
 //! data; B's lists and searches show nothing of A's; A's data is unchanged.
 
 use lode_auth::routes::RULES;
@@ -32,6 +32,7 @@ struct Ids {
     batch: String,
     conversation: String,
     key: String,
+    user: String,
 }
 
 impl Ids {
@@ -45,6 +46,8 @@ impl Ids {
             &self.conversation
         } else if pattern.starts_with("/api/keys/") {
             &self.key
+        } else if pattern.starts_with("/api/users/") {
+            &self.user
         } else {
             &self.document
         };
@@ -59,6 +62,7 @@ impl Ids {
 fn body_for(pattern: &str) -> Value {
     match pattern {
         "/api/documents/{id}" => json!({"title": "Stolen", "content": "overwritten"}),
+        "/api/users/{id}" => json!({"role": "admin"}),
         _ => json!({}),
     }
 }
@@ -119,6 +123,13 @@ fn another_tenant_reaches_none_of_a_tenants_ids() {
     );
     assert_eq!(tool.status, 200, "{}", tool.text);
     let (key, _) = admin_key(&host, "acme");
+    let user = host.json(
+        "POST",
+        "/api/auth/register",
+        &a,
+        &json!({"email": "ceo@acme.example", "password": "a long password"}),
+    );
+    assert_eq!(user.status, 201, "{}", user.text);
     let ids = Ids {
         document,
         job: queued.json["jobs"][0]["job_id"]
@@ -128,6 +139,7 @@ fn another_tenant_reaches_none_of_a_tenants_ids() {
         batch: queued.json["batch_id"].as_str().unwrap().to_string(),
         conversation: chat.json["conversation_id"].as_str().unwrap().to_string(),
         key,
+        user: user.json["id"].as_str().unwrap().to_string(),
     };
 
     // B on every route that names one of A's ids.
@@ -156,7 +168,7 @@ fn another_tenant_reaches_none_of_a_tenants_ids() {
         }
         tried += 1;
     }
-    assert!(tried >= 14, "only {tried} routes name an id");
+    assert!(tried >= 16, "only {tried} routes name an id");
     assert_eq!(
         llm.requests().len(),
         1,
@@ -223,4 +235,8 @@ fn another_tenant_reaches_none_of_a_tenants_ids() {
         host.get(&format!("/api/jobs/{}", ids.job), Some(&a)).status,
         200
     );
+    // A's user is still a viewer, and B's list of users is empty.
+    let users = host.get("/api/users", Some(&a));
+    assert_eq!(users.json["data"][0]["role"], "viewer", "{}", users.text);
+    assert_eq!(host.get("/api/users", Some(&b)).json["data"], json!([]));
 }

@@ -16,6 +16,8 @@ fuzz_target!(|data: &[u8]| {
     check::<lode_index::SearchRequest>(data);
     check::<lode_store::TenantSettings>(data);
     check::<lode_auth::CreateKey>(data);
+    check::<lode_auth::users::Register>(data);
+    check::<lode_auth::users::Login>(data);
     check::<lode_jobs::JobRequest>(data);
     check::<lode_jobs::ToolRequest>(data);
     check::<serde_json::Value>(data);

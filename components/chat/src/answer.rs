@@ -232,7 +232,7 @@ async fn rewrite(
             lode_rag::parse_rewrite(&a.response.content).unwrap_or_else(|| question.to_string())
         }
         Err(e) => {
-            eprintln!(
+            lode_common::log_warn!(
                 "query rewrite failed, searching with the question: {}",
                 e.message
             );
@@ -407,8 +407,8 @@ pub fn event_stream(body: Body) -> Result<Served, ApiError> {
         .header("content-type", "text/event-stream; charset=utf-8")
         .header("x-accel-buffering", "no");
     // `cache-control: no-store` among them also keeps proxies from buffering.
-    for (name, value) in lode_common::SECURITY_HEADERS {
-        builder = builder.header(*name, *value);
+    for (name, value) in lode_common::common_headers() {
+        builder = builder.header(name, value);
     }
     let response = builder.body(body).map_err(|_| ApiError::internal())?;
     Ok(Served::Stream(response))
@@ -434,7 +434,7 @@ fn verify(answer: &str, sources: &[Source]) -> Verified {
         v.answer.push_str(UNGROUNDED_NOTE);
     }
     if !v.invalid.is_empty() {
-        eprintln!("removed citations of missing sources: {:?}", v.invalid);
+        lode_common::log_warn!("removed citations of missing sources: {:?}", v.invalid);
     }
     v
 }

@@ -24,7 +24,7 @@ mod openai;
 
 use lode_api::{ApiError, Pattern};
 use lode_auth::Principal;
-use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit, respond};
+use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit};
 use lode_index::{Index, SearchHit, SearchRequest};
 use lode_llm::chat::{Message, Role};
 use lode_rag::Source;
@@ -62,13 +62,24 @@ const DEFAULT_MIN_SCORE: f64 = 0.25;
 /// Earlier turns a request may carry, or that are read from a conversation.
 const MAX_HISTORY: usize = 50;
 
+/// Framed like every component (`lode_common::handle`), except that a
+/// streamed answer is counted when its headers go out.
 #[http_service]
 async fn handle(req: Request) -> http::Response<answer::Body> {
-    match serve(req).await {
-        Ok(answer::Served::Reply(r)) => answer::boxed(respond(Ok(r))),
-        Ok(answer::Served::Stream(r)) => r,
-        Err(e) => answer::boxed(respond(Err(e))),
+    let (method, path) = lode_common::http::begin(&req).await;
+    if method == Method::OPTIONS {
+        let reply = lode_common::http::preflight(&req, &path);
+        return answer::boxed(lode_common::http::finish(&method, &path, reply).await);
     }
+    let result = match serve(req).await {
+        Ok(answer::Served::Stream(r)) => {
+            lode_common::http::record(&method, &path, r.status().as_u16()).await;
+            return r;
+        }
+        Ok(answer::Served::Reply(r)) => Ok(r),
+        Err(e) => Err(e),
+    };
+    answer::boxed(lode_common::http::finish(&method, &path, result).await)
 }
 
 async fn serve(req: Request) -> Result<answer::Served, ApiError> {
@@ -196,7 +207,7 @@ impl Retrieval {
         }
         .validate(None)?;
         let model = lode::pipeline::embed::model();
-        let vector = embed_query(&query.text)?;
+        let vector = embed_query(&query.text).await?;
         let hits = Index::new(sql, tenant, &model)
             .search(&query, Some(&vector))
             .await?;
@@ -298,11 +309,13 @@ fn sources(hits: Vec<SearchHit>, min_score: f64) -> Vec<Source> {
 }
 
 /// Embed the query with the composed embed step.
-fn embed_query(text: &str) -> Result<Vec<f32>, ApiError> {
+async fn embed_query(text: &str) -> Result<Vec<f32>, ApiError> {
+    let started = std::time::Instant::now();
     let out = lode::pipeline::embed::embed(&[text.to_string()]).map_err(|e| {
-        eprintln!("embed step failed: {e}");
+        lode_common::log_error!("embed step failed: {e}");
         ApiError::unavailable("the embedding model is unavailable")
     })?;
+    lode_common::metrics::embedded("query", 1, started.elapsed()).await;
     out.vectors
         .into_iter()
         .next()

@@ -456,10 +456,12 @@ pub async fn embeddings(body: Embeddings) -> Result<Reply, ApiError> {
         }
         tokens += n;
     }
+    let started = std::time::Instant::now();
     let out = embed::embed(&texts).map_err(|e| {
-        eprintln!("embed step failed: {e}");
+        lode_common::log_error!("embed step failed: {e}");
         ApiError::unavailable("the embedding model is unavailable")
     })?;
+    lode_common::metrics::embedded("api", texts.len(), started.elapsed()).await;
     let data: Vec<Json> = out
         .vectors
         .into_iter()

@@ -51,7 +51,10 @@ pub async fn run_job(
     let Some(job) = queue.claim(job_id.trim(), &worker, now_ms()).await? else {
         return Ok(()); // done, taken, or not due: nothing to do
     };
-    eprintln!(
+    // The job's logs and LLM calls carry the id of the request that queued it.
+    crate::context::begin(job.request_id.as_deref(), None);
+    crate::context::set_tenant(&job.tenant);
+    crate::log_info!(
         "{} job {} claimed by {worker} (attempt {}/{})",
         job.kind.as_str(),
         job.job_id,
@@ -70,13 +73,13 @@ pub async fn run_job(
                 result: done.result.as_ref(),
             };
             queue.complete(&job, &worker, outcome, now_ms()).await?;
-            eprintln!("job {} completed", job.job_id);
+            crate::log_info!("job {} completed", job.job_id);
         }
         Err(failure) => {
             let status = queue
                 .fail(&job.job_id, &worker, &failure, now_ms(), jitter())
                 .await?;
-            eprintln!("job {} failed ({status:?}): {failure:?}", job.job_id);
+            crate::log_warn!("job {} failed ({status:?}): {failure:?}", job.job_id);
         }
     }
     Ok(())

@@ -1,22 +1,33 @@
 //! The thin layer between Spin and Lode's libraries.
 //!
-//! A component's request path is: [`read_request`] (size-checked body) →
-//! [`SpinSql::open`] + [`lode_store::migrate`] → [`authenticate`] → a handler
-//! from the pure crates → [`respond`]. Only this crate touches `spin_sdk` types.
+//! A component's request path is: [`handle`] (request id, CORS) →
+//! [`read_request`] (size-checked body) → [`SpinSql::open`] +
+//! [`lode_store::migrate`] → [`authenticate`] → a handler from the pure
+//! crates → [`http::finish`] (metrics, access log) → [`respond`]. Only this
+//! crate touches `spin_sdk` types.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use lode_api::{ApiError, BodyLimit, Params, Pattern, match_route};
 use lode_auth::Principal;
 use lode_ratelimit::Budget;
+use lode_store::ids::now_ms;
 use lode_store::{Row, Sql, StoreError, Value};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::sqlite;
 
+pub mod context;
+pub mod http;
 pub mod job;
+pub mod log;
+pub mod metrics;
 pub mod rate;
 mod wake;
+pub use http::handle;
 pub use wake::wake;
+
+#[doc(hidden)]
+pub use serde_json as __serde_json;
 
 /// A request whose body was read within the component's limit.
 pub struct ApiRequest {
@@ -80,6 +91,7 @@ pub struct Reply {
     location: Option<String>,
     /// A non-JSON body with its media type (e.g. Server-Sent Events).
     text: Option<(&'static str, String)>,
+    headers: Vec<(String, String)>,
 }
 
 impl Reply {
@@ -91,6 +103,7 @@ impl Reply {
             body: Some(body),
             location: None,
             text: None,
+            headers: Vec::new(),
         }
     }
 
@@ -101,6 +114,7 @@ impl Reply {
             body: None,
             location: None,
             text: Some((media_type, body)),
+            headers: Vec::new(),
         }
     }
 
@@ -111,7 +125,19 @@ impl Reply {
             body: None,
             location: None,
             text: None,
+            headers: Vec::new(),
         }
+    }
+
+    /// The status to send.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Add a response header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
     }
 
     /// Add a `Location` header (for 201).
@@ -135,21 +161,24 @@ impl From<ApiError> for Reply {
     }
 }
 
-/// Encode a reply (or an error) as an HTTP response.
+/// Encode a reply (or an error) as an HTTP response, with the request id,
+/// CORS and security headers.
 pub fn respond(result: Result<Reply, ApiError>) -> Response<Full<Bytes>> {
-    let (reply, extra) = match result {
-        Ok(reply) => (reply, Vec::new()),
+    let mut reply = match result {
+        Ok(reply) => reply,
         Err(e) => {
             let headers = e.headers.clone();
-            (Reply::from(e), headers)
+            let mut reply = Reply::from(e);
+            reply.headers = headers;
+            reply
         }
     };
     let mut builder = Response::builder().status(reply.status);
-    for (name, value) in extra {
+    for (name, value) in std::mem::take(&mut reply.headers) {
         builder = builder.header(name, value);
     }
-    for (name, value) in SECURITY_HEADERS {
-        builder = builder.header(*name, *value);
+    for (name, value) in common_headers() {
+        builder = builder.header(name, value);
     }
     if let Some(loc) = &reply.location {
         builder = builder.header("location", loc);
@@ -172,6 +201,20 @@ pub fn respond(result: Result<Reply, ApiError>) -> Response<Full<Bytes>> {
         .expect("static headers are valid")
 }
 
+/// The headers every response carries, streamed ones included: security
+/// headers, the request id, and the CORS grant when the origin is allowed.
+pub fn common_headers() -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = SECURITY_HEADERS
+        .iter()
+        .map(|(n, v)| (*n, v.to_string()))
+        .collect();
+    if let Some(ctx) = context::current() {
+        out.push(("x-request-id", ctx.request_id));
+    }
+    out.extend(http::cors_headers());
+    out
+}
+
 /// Sent with every response: an API answer is never sniffed into HTML,
 /// framed, cached by a shared cache (it holds a tenant's data) or given a
 /// referrer; `default-src 'none'` stops a browser running anything in it.
@@ -189,7 +232,7 @@ pub const SECURITY_HEADERS: &[(&str, &str)] = &[
 /// A Spin variable, with a clear 500 (and a log line naming it) when unset.
 pub async fn variable(name: &str) -> Result<String, ApiError> {
     spin_sdk::variables::get(name).await.map_err(|e| {
-        eprintln!("variable {name:?} unavailable: {e:?}");
+        crate::log_error!("variable {name:?} unavailable: {e:?}");
         ApiError::internal()
     })
 }
@@ -199,7 +242,7 @@ pub async fn variable(name: &str) -> Result<String, ApiError> {
 pub async fn number_variable<T: std::str::FromStr>(name: &str) -> Result<T, ApiError> {
     let text = variable(name).await?;
     text.trim().parse().map_err(|_| {
-        eprintln!("variable {name:?} is not a number: {text:?}");
+        crate::log_error!("variable {name:?} is not a number: {text:?}");
         ApiError::internal()
     })
 }
@@ -207,20 +250,31 @@ pub async fn number_variable<T: std::str::FromStr>(name: &str) -> Result<T, ApiE
 /// The body limit from the `max_body_bytes` variable.
 pub async fn body_limit() -> Result<BodyLimit, ApiError> {
     BodyLimit::parse(&variable("max_body_bytes").await?).map_err(|e| {
-        eprintln!("{e}");
+        crate::log_error!("{e}");
         ApiError::internal()
     })
 }
 
-/// Authenticate the caller against the store and the bootstrap `admin_api_key`.
+/// Authenticate the caller (an API key, the bootstrap `admin_api_key`, or a
+/// user's session token signed with `jwt_secret`).
 pub async fn authenticate(sql: &SpinSql, req: &ApiRequest) -> Result<Principal, ApiError> {
     let admin_key = variable("admin_api_key").await?;
-    lode_auth::authenticate(sql, req.header("authorization"), &admin_key).await
+    // Components that predate users may lack the variable: tokens then fail.
+    let jwt_secret = spin_sdk::variables::get("jwt_secret")
+        .await
+        .unwrap_or_default();
+    let secrets = lode_auth::AuthSecrets {
+        admin_key: &admin_key,
+        jwt_secret: &jwt_secret,
+    };
+    let who = lode_auth::authenticate(sql, req.header("authorization"), secrets, now_ms()).await?;
+    context::set_tenant(who.tenant.as_str());
+    Ok(who)
 }
 
 /// The caller's address without the port, from Spin's `spin-client-addr`
 /// header ("unknown" when absent).
-fn client_address(req: &ApiRequest) -> String {
+pub fn client_address(req: &ApiRequest) -> String {
     let addr = req.header("spin-client-addr").unwrap_or("unknown");
     addr.parse::<std::net::SocketAddr>()
         .map(|a| a.ip().to_string())
@@ -276,14 +330,15 @@ pub async fn api_call_with_uploads(
     let method = req.method.as_str();
     let scope = lode_auth::routes::required_scope(method, &req.path)?;
     who.require(scope)?;
-    // The operator's bootstrap key is not limited; tenants' keys are.
-    if let Some(key_id) = &who.key_id {
+    // The operator's bootstrap key is not limited; tenants' keys and users are.
+    if !who.is_bootstrap() {
         let limits = lode_store::Settings::new(&sql, &who.tenant)
             .get()
             .await?
             .settings
             .rate_limits;
-        rate::check(rate::budget(scope, method, &req.path), key_id, &limits).await?;
+        let budget = rate::budget(scope, method, &req.path);
+        rate::check(budget, &who.actor(), &limits).await?;
     }
     let (route, params) = matched.ok_or_else(|| ApiError::not_found("route"))?;
     Ok(ApiCall {
@@ -298,7 +353,7 @@ pub async fn api_call_with_uploads(
 /// The upload limit from the `max_upload_bytes` variable.
 pub async fn upload_limit() -> Result<BodyLimit, ApiError> {
     BodyLimit::parse(&variable("max_upload_bytes").await?).map_err(|e| {
-        eprintln!("{e}");
+        crate::log_error!("{e}");
         ApiError::internal()
     })
 }
@@ -313,7 +368,7 @@ impl SpinSql {
             .await
             .map(SpinSql)
             .map_err(|e| {
-                eprintln!("opening sqlite database {label:?}: {e:?}");
+                crate::log_error!("opening sqlite database {label:?}: {e:?}");
                 ApiError::unavailable("the database is unavailable")
             })
     }

@@ -36,7 +36,7 @@ pub async fn check(budget: Budget, caller: &str, limits: &Limits) -> Result<(), 
     let store = match spin_sdk::key_value::Store::open_default().await {
         Ok(store) => store,
         Err(e) => {
-            eprintln!("rate limit not checked (key-value store: {e:?})");
+            crate::log_warn!("rate limit not checked (key-value store: {e:?})");
             return Ok(());
         }
     };
@@ -48,7 +48,7 @@ pub async fn check(budget: Budget, caller: &str, limits: &Limits) -> Result<(), 
     let decision = take(stored, limits.per_minute(budget), now_ms());
     let bytes = serde_json::to_vec(&decision.bucket).unwrap_or_default();
     if let Err(e) = store.set(key, bytes).await {
-        eprintln!("rate limit bucket not saved: {e:?}");
+        crate::log_warn!("rate limit bucket not saved: {e:?}");
     }
     if decision.allowed {
         return Ok(());

@@ -20,7 +20,7 @@ pub async fn wake(job_id: &str, channel: String) -> bool {
     match result {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("job {job_id}: wake-up not sent ({e}); the sweeper will publish it");
+            crate::log_error!("job {job_id}: wake-up not sent ({e}); the sweeper will publish it");
             false
         }
     }

@@ -12,9 +12,7 @@
 mod queued;
 
 use lode_api::{ApiError, ErrorCode, Pattern};
-use lode_common::{
-    ApiCall, ApiRequest, Reply, SpinSql, api_call_with_uploads, respond, upload_limit,
-};
+use lode_common::{ApiCall, ApiRequest, Reply, SpinSql, api_call_with_uploads, upload_limit};
 use lode_index::Index;
 use lode_ingest::{Ingested, base_type, fetch, pipeline};
 use lode_jobs::Priority;
@@ -40,7 +38,7 @@ const UPLOAD_ROUTES: &[usize] = &[1];
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    respond(serve(req).await)
+    lode_common::handle(req, serve).await
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {

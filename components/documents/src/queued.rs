@@ -157,6 +157,7 @@ pub fn priority(text: &str) -> Result<Priority, ApiError> {
 async fn submit(sql: &SpinSql, tenant: &Tenant, jobs: Vec<NewJob>) -> Result<Reply, ApiError> {
     let max_attempts: u32 = number_variable("job_max_attempts").await?;
     let (batch_id, created) = Jobs::new(sql, tenant)
+        .for_request(lode_common::context::request_id())
         .enqueue(jobs, max_attempts.clamp(1, 100), now_ms())
         .await?;
     for job in &created {

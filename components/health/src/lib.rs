@@ -5,15 +5,19 @@
 //! it is configured.
 
 use lode_api::ApiError;
-use lode_common::{Reply, respond};
+use lode_common::Reply;
 use serde_json::{Value, json};
 use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::{http_service, key_value, sqlite};
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
+    lode_common::handle(req, serve).await
+}
+
+async fn serve(req: Request) -> Result<Reply, ApiError> {
     if req.method() != Method::GET {
-        return respond(Err(ApiError::method_not_allowed(&["GET"])));
+        return Err(ApiError::method_not_allowed(&["GET"]));
     }
     let checks = json!({
         "sqlite": check(sqlite_check().await),
@@ -27,10 +31,10 @@ async fn handle(req: Request) -> impl IntoResponse {
     } else {
         (503, "unavailable")
     };
-    respond(Ok(Reply::json(
+    Ok(Reply::json(
         status,
         json!({"status": word, "checks": checks}),
-    )))
+    ))
 }
 
 fn check(result: Result<Value, String>) -> Value {

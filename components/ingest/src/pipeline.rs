@@ -108,17 +108,25 @@ pub async fn embed_missing(
         .collect();
     let cache = VectorCache::open(tenant).await;
     let mut missing = Vec::new();
+    let looked_up = todo.len();
     for i in todo {
         match cache.get(&records[i].sha256).await {
             Some(v) => records[i].vector = Some(v),
             None => missing.push(i),
         }
     }
+    let cache_counts = [("hit", looked_up - missing.len()), ("miss", missing.len())];
+    for (result, n) in cache_counts.into_iter().filter(|(_, n)| *n > 0) {
+        let labels = [("cache", "vectors"), ("result", result)];
+        lode_common::metrics::add(lode_metrics::CACHE, &labels, n as f64).await;
+    }
     if missing.is_empty() {
         return Ok(0);
     }
     let texts: Vec<String> = missing.iter().map(|&i| records[i].text.clone()).collect();
+    let started = std::time::Instant::now();
     let vectors = embed(&texts)?;
+    lode_common::metrics::embedded("ingest", texts.len(), started.elapsed()).await;
     let embedded = missing.len();
     for (i, v) in missing.into_iter().zip(vectors) {
         cache.set(&records[i].sha256, &v).await;
@@ -149,7 +157,7 @@ impl VectorCache {
     async fn open(tenant: &Tenant) -> VectorCache {
         let store = spin_sdk::key_value::Store::open_default()
             .await
-            .map_err(|e| eprintln!("vector cache unavailable: {e:?}"))
+            .map_err(|e| lode_common::log_error!("vector cache unavailable: {e:?}"))
             .ok();
         VectorCache {
             store,
@@ -176,7 +184,7 @@ impl VectorCache {
                 )
                 .await
         {
-            eprintln!("vector cache write failed: {e:?}");
+            lode_common::log_error!("vector cache write failed: {e:?}");
         }
     }
 }
@@ -184,11 +192,11 @@ impl VectorCache {
 /// Embed `texts` with the composed embed step.
 pub fn embed(texts: &[String]) -> Result<Vec<Vec<f32>>, ApiError> {
     let out = embed::embed(texts).map_err(|e| {
-        eprintln!("embed step failed: {e}");
+        lode_common::log_error!("embed step failed: {e}");
         ApiError::unavailable("the embedding model is unavailable")
     })?;
     if out.vectors.len() != texts.len() {
-        eprintln!(
+        lode_common::log_error!(
             "embed step returned {} vectors for {} texts",
             out.vectors.len(),
             texts.len()

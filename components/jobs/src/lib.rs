@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use lode_api::{ApiError, Pattern};
-use lode_common::{ApiCall, Reply, api_call, number_variable, respond};
+use lode_common::{ApiCall, Reply, api_call, number_variable};
 use lode_jobs::{Jobs, Queue, Status};
 use lode_store::ids::now_ms;
 use serde_json::json;
@@ -39,7 +39,7 @@ const SSE_RETRY_MS: u32 = 1000;
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    respond(serve(req).await)
+    lode_common::handle(req, serve).await
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {
@@ -104,7 +104,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
             Ok(Reply::text(200, "text/event-stream", body))
         }
         (7, &Method::POST) => {
-            if who.key_id.is_some() {
+            if !who.is_bootstrap() {
                 return Err(ApiError::forbidden(
                     "the sweep needs the bootstrap admin key",
                 ));

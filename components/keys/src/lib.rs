@@ -3,7 +3,7 @@
 
 use lode_api::{ApiError, Pattern, query};
 use lode_auth::{CreateKey, Keys, Principal};
-use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit, respond};
+use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit};
 use lode_store::Audit;
 use serde_json::json;
 use spin_sdk::http::{IntoResponse, Method, Request};
@@ -17,7 +17,7 @@ const ROUTES: &[Pattern] = &[
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    respond(serve(req).await)
+    lode_common::handle(req, serve).await
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {

@@ -73,7 +73,7 @@ impl Llm {
     pub async fn load() -> Result<Llm, ApiError> {
         let json = lode_common::variable("llm_registry").await?;
         let registry = Registry::parse(&json).map_err(|e| {
-            eprintln!("{e}");
+            lode_common::log_error!("{e}");
             ApiError::new(
                 ErrorCode::Unavailable,
                 "the LLM registry (variable llm_registry) is invalid; see the log",
@@ -176,10 +176,15 @@ impl Llm {
         for c in chain {
             let key = keys.get(&c.provider.name).cloned().unwrap_or_default();
             let request = chat_request(c.model, ask, stream);
+            let started = std::time::Instant::now();
             let outcome = match self.call(c.provider, &key, &request).await {
                 Ok(response) => accept(&c, response).await,
                 Err(e) => Err(e),
             };
+            let result = if outcome.is_ok() { "ok" } else { "error" };
+            let labels = [("provider", c.provider.name.as_str()), ("outcome", result)];
+            let secs = started.elapsed().as_secs_f64();
+            lode_common::metrics::observe_in(sql, lode_metrics::LLM_DURATION, &labels, secs).await;
             match outcome {
                 Ok(answer) => return Ok(answer),
                 Err(e) => failures.push(self.failed(sql, tenant, &c, e, &key).await),
@@ -227,7 +232,10 @@ impl Llm {
                         keys.insert(p.name.clone(), k.trim().to_string());
                     }
                     Ok(_) => {} // no key configured: the provider is skipped
-                    Err(e) => eprintln!("provider {}: variable {var:?} unavailable: {e:?}", p.name),
+                    Err(e) => lode_common::log_error!(
+                        "provider {}: variable {var:?} unavailable: {e:?}",
+                        p.name
+                    ),
                 },
             }
         }
@@ -321,6 +329,11 @@ impl Llm {
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
             .header("user-agent", "Lode/0.1");
+        // The provider's logs (and its support) can then name Lode's request.
+        let request_id = lode_common::context::request_id();
+        if !request_id.is_empty() {
+            builder = builder.header("x-request-id", request_id);
+        }
         for (name, value) in provider.protocol.headers(key) {
             builder = builder.header(name, value);
         }
@@ -371,7 +384,7 @@ impl Llm {
             failed: false,
         };
         if let Err(e) = Usage::new(sql, tenant).record(&call, now_ms()).await {
-            eprintln!("usage not recorded: {}", e.message);
+            lode_common::log_error!("usage not recorded: {}", e.message);
         }
         Answer {
             response,
@@ -402,7 +415,7 @@ impl Llm {
             failed: true,
         };
         if let Err(e) = Usage::new(sql, tenant).record(&call, now_ms()).await {
-            eprintln!("usage not recorded: {}", e.message);
+            lode_common::log_error!("usage not recorded: {}", e.message);
         }
         let mut message = match e {
             CallError::Transient(m) | CallError::Fatal(m) => m,
@@ -411,7 +424,7 @@ impl Llm {
             message = message.replace(key, "[redacted]");
         }
         let line = format!("{} ({}): {message}", c.model.name, c.provider.name);
-        eprintln!("LLM call failed: {line}");
+        lode_common::log_error!("LLM call failed: {line}");
         line
     }
 }
@@ -547,6 +560,6 @@ async fn save_circuit(provider: &str, state: &Circuit) {
     };
     let json = serde_json::to_vec(state).unwrap_or_default();
     if let Err(e) = store.set(circuit_key(provider), json).await {
-        eprintln!("circuit of {provider} not saved: {e:?}");
+        lode_common::log_error!("circuit of {provider} not saved: {e:?}");
     }
 }

@@ -5,7 +5,7 @@
 //! ranking, fusion, filters and snippets live in `lode-index`.
 
 use lode_api::{ApiError, Pattern};
-use lode_common::{ApiCall, Reply, api_call, body_limit, respond};
+use lode_common::{ApiCall, Reply, api_call, body_limit};
 use lode_index::{Index, Mode, SearchRequest};
 use serde_json::json;
 use spin_sdk::http::{IntoResponse, Method, Request};
@@ -25,7 +25,7 @@ const ROUTES: &[Pattern] = &[
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    respond(serve(req).await)
+    lode_common::handle(req, serve).await
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {
@@ -45,7 +45,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         .validate(route_mode)?;
     let model = lode::pipeline::embed::model();
     let vector = match query.needs_vector() {
-        true => Some(embed_query(&query.text)?),
+        true => Some(embed_query(&query.text).await?),
         false => None,
     };
     let hits = Index::new(&sql, &who.tenant, &model)
@@ -57,10 +57,12 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
     ))
 }
 
-fn embed_query(text: &str) -> Result<Vec<f32>, ApiError> {
+async fn embed_query(text: &str) -> Result<Vec<f32>, ApiError> {
+    let started = std::time::Instant::now();
     let mut out = lode::pipeline::embed::embed(&[text.to_string()]).map_err(|e| {
-        eprintln!("embed step failed: {e}");
+        lode_common::log_error!("embed step failed: {e}");
         ApiError::unavailable("the embedding model is unavailable")
     })?;
+    lode_common::metrics::embedded("query", 1, started.elapsed()).await;
     out.vectors.pop().ok_or_else(ApiError::internal)
 }

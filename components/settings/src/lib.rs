@@ -3,7 +3,7 @@
 //! ingestion requests start from.
 
 use lode_api::{ApiError, Pattern};
-use lode_common::{ApiCall, Reply, api_call, body_limit, respond};
+use lode_common::{ApiCall, Reply, api_call, body_limit};
 use lode_store::audit::Action;
 use lode_store::ids::now_ms;
 use lode_store::{Audit, Settings, TenantSettings};
@@ -14,7 +14,7 @@ const ROUTES: &[Pattern] = &[Pattern("/api/settings")];
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    respond(serve(req).await)
+    lode_common::handle(req, serve).await
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {

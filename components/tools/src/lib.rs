@@ -12,7 +12,7 @@
 
 use lode_api::{ApiError, ErrorCode, Pattern, query};
 use lode_auth::Principal;
-use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit, number_variable, respond};
+use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit, number_variable};
 use lode_jobs::{Jobs, NewJob, Priority, ToolRequest};
 use lode_llm::registry::Strategy;
 use lode_store::ids::now_ms;
@@ -43,7 +43,7 @@ const MAX_QUEUED_PARTS: usize = 1024;
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    respond(serve(req).await)
+    lode_common::handle(req, serve).await
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {
@@ -252,6 +252,7 @@ impl<'a> Run<'a> {
         };
         let max_attempts: u32 = number_variable("job_max_attempts").await?;
         let (_, created) = Jobs::new(self.sql, &self.who.tenant)
+            .for_request(lode_common::context::request_id())
             .enqueue(
                 vec![NewJob {
                     request: request.into(),
@@ -294,13 +295,17 @@ async fn on_document(run: Run<'_>, id: &str, refresh: bool) -> Result<Reply, Api
         .ok_or_else(|| ApiError::not_found("document"))?;
     let strategy = strategy_name(run.strategy);
     let key = lode_tool_run::cache_key(&run.input, run.model.as_deref(), strategy.as_deref());
-    if !refresh
-        && let Some(mut stored) = ToolResults::new(run.sql, tenant)
+    if !refresh {
+        let stored = ToolResults::new(run.sql, tenant)
             .get(&doc.id, doc.version, run.tool.name(), &key)
-            .await?
-    {
-        stored["cached"] = json!(true);
-        return Ok(Reply::json(200, stored));
+            .await?;
+        let result = if stored.is_some() { "hit" } else { "miss" };
+        let labels = [("cache", "tool_results"), ("result", result)];
+        lode_common::metrics::add(lode_metrics::CACHE, &labels, 1.0).await;
+        if let Some(mut stored) = stored {
+            stored["cached"] = json!(true);
+            return Ok(Reply::json(200, stored));
+        }
     }
     let text = doc.content.clone().unwrap_or_default();
     run.go(&text, Some((&doc.id, doc.version, key))).await

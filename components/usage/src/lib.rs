@@ -3,7 +3,7 @@
 //! model, with totals. The default period is the last 30 days.
 
 use lode_api::{ApiError, Pattern};
-use lode_common::{ApiCall, Reply, api_call, respond};
+use lode_common::{ApiCall, Reply, api_call};
 use lode_store::Usage;
 use lode_store::ids::now_ms;
 use lode_store::usage::day;
@@ -15,7 +15,7 @@ const DAY_MS: i64 = 86_400_000;
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    respond(serve(req).await)
+    lode_common::handle(req, serve).await
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {

@@ -98,6 +98,8 @@ pub struct ApiError {
     pub message: String,
     /// Response headers that go with it (`Retry-After` on a 429).
     pub headers: Vec<(String, String)>,
+    /// For the log only, never the response: why an internal error happened.
+    pub cause: Option<String>,
 }
 
 impl ApiError {
@@ -107,7 +109,16 @@ impl ApiError {
             code,
             message: message.into(),
             headers: Vec::new(),
+            cause: None,
         }
+    }
+
+    /// 500 whose `cause` is logged with the request id (by `lode-common`)
+    /// but never sent.
+    pub fn internal_because(cause: impl Into<String>) -> Self {
+        let mut e = Self::internal();
+        e.cause = Some(cause.into());
+        e
     }
 
     /// The same error, sent with one more response header.
@@ -142,6 +153,11 @@ impl ApiError {
             ErrorCode::MethodNotAllowed,
             format!("method not allowed; use {}", allowed.join(", ")),
         )
+    }
+
+    /// 409: the request conflicts with what exists (a taken email, say).
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
     }
 
     /// 422 for a field that failed validation.

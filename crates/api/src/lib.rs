@@ -7,6 +7,7 @@
 pub mod body;
 pub mod cursor;
 pub mod error;
+pub mod headers;
 pub mod net;
 pub mod query;
 pub mod route;

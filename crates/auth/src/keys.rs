@@ -10,7 +10,7 @@ use lode_store::{Row, Sql, StoreError, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::principal::{Principal, Role, hash_key};
+use crate::principal::{Credential, Principal, Role, hash_key};
 use crate::scopes::Scopes;
 
 /// The body of `POST /api/keys`.
@@ -217,7 +217,7 @@ pub(crate) async fn find_active<S: Sql>(
         tenant: Tenant::parse(&row.text(1)?)?,
         role,
         scopes: stored_scopes(role, row.opt_text(3)?.as_deref())?,
-        key_id: Some(row.text(0)?),
+        credential: Credential::Key(row.text(0)?),
     }))
 }
 
@@ -250,10 +250,15 @@ fn stored_scopes(role: Role, stored: Option<&str>) -> Result<Scopes, StoreError>
 mod tests {
     use super::*;
     use crate::authenticate;
+    use crate::principal::AuthSecrets;
     use lode_store::migrate;
     use lode_store::rusqlite_sql::RusqliteSql;
 
     const ADMIN: &str = "bootstrap-secret";
+    const SECRETS: AuthSecrets = AuthSecrets {
+        admin_key: ADMIN,
+        jwt_secret: "",
+    };
 
     fn create(tenant: &str, role: Role) -> CreateKey {
         CreateKey {
@@ -267,7 +272,7 @@ mod tests {
     /// A migrated database's bootstrap admin principal.
     async fn bootstrap(db: &RusqliteSql) -> Principal {
         migrate(db).await.unwrap();
-        authenticate(db, Some(&format!("Bearer {ADMIN}")), ADMIN)
+        authenticate(db, Some(&format!("Bearer {ADMIN}")), SECRETS, 0)
             .await
             .unwrap()
     }
@@ -286,14 +291,14 @@ mod tests {
             let stored = db.query("SELECT * FROM api_keys", vec![]).await.unwrap();
             assert!(!format!("{stored:?}").contains(&k.key));
 
-            let p = authenticate(&db, Some(&format!("Bearer {}", k.key)), ADMIN)
+            let p = authenticate(&db, Some(&format!("Bearer {}", k.key)), SECRETS, 0)
                 .await
                 .unwrap();
             assert_eq!((p.tenant.as_str(), p.role), ("acme", Role::Editor));
             assert_eq!(keys.list().await.unwrap().len(), 1);
 
             assert!(keys.revoke(&k.id).await.unwrap());
-            let err = authenticate(&db, Some(&format!("Bearer {}", k.key)), ADMIN)
+            let err = authenticate(&db, Some(&format!("Bearer {}", k.key)), SECRETS, 0)
                 .await
                 .unwrap_err();
             assert_eq!(err.status(), 401);
@@ -330,7 +335,7 @@ mod tests {
                 ..create("acme", Role::Viewer)
             };
             let k = keys.create(narrow).await.unwrap();
-            let p = authenticate(&db, Some(&format!("Bearer {}", k.key)), ADMIN)
+            let p = authenticate(&db, Some(&format!("Bearer {}", k.key)), SECRETS, 0)
                 .await
                 .unwrap();
             assert_eq!(p.scopes, Scopes::of(&[Scope::Search]));
@@ -354,7 +359,7 @@ mod tests {
                 ..create("acme", Role::Admin)
             };
             let a = keys.create(admin_only).await.unwrap();
-            let p = authenticate(&db, Some(&format!("Bearer {}", a.key)), ADMIN)
+            let p = authenticate(&db, Some(&format!("Bearer {}", a.key)), SECRETS, 0)
                 .await
                 .unwrap();
             let escalate = Keys::new(&db, &p)
@@ -376,7 +381,7 @@ mod tests {
                 .await
                 .unwrap();
 
-            let p = authenticate(&db, Some(&format!("Bearer {}", acme_admin.key)), ADMIN)
+            let p = authenticate(&db, Some(&format!("Bearer {}", acme_admin.key)), SECRETS, 0)
                 .await
                 .unwrap();
             let acme = Keys::new(&db, &p);
@@ -409,10 +414,18 @@ mod tests {
         RusqliteSql::block_on(async {
             migrate(&db).await.unwrap();
             assert_eq!(
-                authenticate(&db, Some("Bearer x"), "")
-                    .await
-                    .unwrap_err()
-                    .status(),
+                authenticate(
+                    &db,
+                    Some("Bearer x"),
+                    AuthSecrets {
+                        admin_key: "",
+                        jwt_secret: ""
+                    },
+                    0
+                )
+                .await
+                .unwrap_err()
+                .status(),
                 401
             );
         });

@@ -59,8 +59,19 @@ pub struct Principal {
     pub role: Role,
     /// What the caller may do: the role's scopes, or fewer if the key was narrowed.
     pub scopes: Scopes,
-    /// The stored key's id; `None` for the bootstrap admin key.
-    pub key_id: Option<String>,
+    /// What the caller presented.
+    pub credential: Credential,
+}
+
+/// How a caller proved who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// The operator's bootstrap key (`admin_api_key`), never stored.
+    Bootstrap,
+    /// A stored API key (`key_…`).
+    Key(String),
+    /// A user's session token; the user's id (`usr_…`).
+    User(String),
 }
 
 /// The tenant the bootstrap admin key acts in for tenant data.
@@ -69,14 +80,16 @@ pub const BOOTSTRAP_TENANT: &str = "default";
 impl Principal {
     /// True for the bootstrap admin key, which may manage keys of every tenant.
     pub fn is_bootstrap(&self) -> bool {
-        self.key_id.is_none()
+        self.credential == Credential::Bootstrap
     }
 
-    /// Who this is in the audit log: the key id, or `bootstrap`.
+    /// Who this is in the audit log and in rate-limit buckets: the key id,
+    /// the user id, or `bootstrap`.
     pub fn actor(&self) -> String {
-        self.key_id
-            .clone()
-            .unwrap_or_else(|| "bootstrap".to_string())
+        match &self.credential {
+            Credential::Bootstrap => "bootstrap".to_string(),
+            Credential::Key(id) | Credential::User(id) => id.clone(),
+        }
     }
 
     /// 403 unless this caller holds `scope`.
@@ -107,7 +120,7 @@ fn same_digest(a: &str, b: &str) -> bool {
 }
 
 /// Extract the token of a `Bearer` Authorization header.
-fn bearer(header: Option<&str>) -> Result<&str, ApiError> {
+pub(crate) fn bearer(header: Option<&str>) -> Result<&str, ApiError> {
     let header =
         header.ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <api key>"))?;
     let (scheme, token) = header
@@ -123,24 +136,38 @@ fn bearer(header: Option<&str>) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-/// Resolve the caller of a request from its Authorization header.
+/// The deployment's secrets that authentication checks against (Spin
+/// variables `admin_api_key` and `jwt_secret`); empty means not configured.
+#[derive(Clone, Copy)]
+pub struct AuthSecrets<'a> {
+    /// The bootstrap admin key.
+    pub admin_key: &'a str,
+    /// The HS256 key of user session tokens.
+    pub jwt_secret: &'a str,
+}
+
+/// Resolve the caller of a request from its Authorization header: the
+/// bootstrap key, a stored API key, or a user's session token (JWT).
 ///
-/// `admin_key` is the bootstrap key (the `admin_api_key` variable); empty
-/// means no bootstrap key is configured. Unknown and revoked keys get the same
-/// 401, so a caller cannot tell them apart.
+/// Unknown and revoked keys get the same 401, so a caller cannot tell them
+/// apart; so do bad, expired and deleted users' tokens.
 pub async fn authenticate<S: Sql>(
     sql: &S,
     authorization: Option<&str>,
-    admin_key: &str,
+    secrets: AuthSecrets<'_>,
+    now_ms: i64,
 ) -> Result<Principal, ApiError> {
     let token = bearer(authorization)?;
+    if crate::jwt::looks_like_jwt(token) {
+        return crate::users::authenticate_token(sql, token, secrets.jwt_secret, now_ms).await;
+    }
     let digest = hash_key(token);
-    if !admin_key.is_empty() && same_digest(&digest, &hash_key(admin_key)) {
+    if !secrets.admin_key.is_empty() && same_digest(&digest, &hash_key(secrets.admin_key)) {
         return Ok(Principal {
             tenant: Tenant::parse(BOOTSTRAP_TENANT)?,
             role: Role::Admin,
             scopes: Scopes::ALL,
-            key_id: None,
+            credential: Credential::Bootstrap,
         });
     }
     crate::keys::find_active(sql, &digest)

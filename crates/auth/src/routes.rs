@@ -76,7 +76,54 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/admin/audit", Admin),
     rule("GET", "/api/settings", Read),
     rule("PUT", "/api/settings", Admin),
+    // users (accounts that log in); /api/auth/* is public, see PUBLIC
+    rule("GET", "/api/users", Admin),
+    rule("PATCH", "/api/users/{id}", Admin),
+    rule("DELETE", "/api/users/{id}", Admin),
+    // operations
+    rule("GET", "/metrics", Admin),
 ];
+
+/// Routes served without a key: health, logging in, and registering (which
+/// checks for itself whether the deployment requires an admin, see
+/// `lode_auth::users::Registration`). Method and pattern.
+pub const PUBLIC: &[(&str, &str)] = &[
+    ("GET", "/health"),
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/register"),
+];
+
+/// The methods served on `path` (for `Allow` and CORS preflights); empty
+/// when no route matches.
+pub fn methods(path: &str) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = PUBLIC
+        .iter()
+        .filter(|(_, p)| Pattern(p).matches(path).is_some())
+        .map(|(m, _)| *m)
+        .collect();
+    for r in RULES {
+        if Pattern(r.pattern).matches(path).is_some() && !shadowed(r.pattern, path) {
+            out.push(r.method);
+        }
+    }
+    out
+}
+
+/// The route pattern `method path` is served by, as a metrics label: never
+/// the path itself, whose ids would make a series per document.
+pub fn label(method: &str, path: &str) -> &'static str {
+    if let Some((_, p)) = PUBLIC
+        .iter()
+        .find(|(m, p)| *m == method && Pattern(p).matches(path).is_some())
+    {
+        return p;
+    }
+    RULES
+        .iter()
+        .find(|r| Pattern(r.pattern).matches(path).is_some() && !shadowed(r.pattern, path))
+        .map(|r| r.pattern)
+        .unwrap_or("unmatched")
+}
 
 /// The scope `method` on `path` needs: 404 when no pattern matches, 405
 /// (naming the allowed methods) when the path matches but the method does not.
@@ -161,5 +208,17 @@ mod tests {
             required_scope("GET", "/api/nothing").unwrap_err().status(),
             404
         );
+    }
+
+    #[test]
+    fn labels_and_methods() {
+        assert_eq!(label("GET", "/api/documents/doc_1"), "/api/documents/{id}");
+        assert_eq!(label("GET", "/api/jobs/dead"), "/api/jobs/dead");
+        assert_eq!(label("POST", "/api/auth/login"), "/api/auth/login");
+        assert_eq!(label("GET", "/health"), "/health");
+        assert_eq!(label("GET", "/wp-admin/x"), "unmatched");
+        assert_eq!(methods("/api/documents/d1"), ["GET", "PUT", "DELETE"]);
+        assert_eq!(methods("/api/auth/login"), ["POST"]);
+        assert!(methods("/nope").is_empty());
     }
 }

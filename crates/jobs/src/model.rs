@@ -95,7 +95,8 @@ impl Priority {
         self as i64
     }
 
-    pub(crate) fn from_rank(rank: i64) -> Priority {
+    /// The priority stored as `rank` (unknown ranks read as normal).
+    pub fn from_rank(rank: i64) -> Priority {
         Priority::ALL
             .get(rank.clamp(0, 3) as usize)
             .copied()
@@ -349,12 +350,14 @@ pub struct Job {
     /// The owning tenant.
     #[serde(skip)]
     pub tenant: String,
+    /// The id of the request that queued it (`X-Request-Id`), for logs.
+    pub request_id: Option<String>,
 }
 
 /// The columns [`Job::from_row`] reads, in order.
 pub(crate) const JOB_COLUMNS: &str = "id, batch_id, status, priority, step, percent, attempts, \
     max_attempts, last_error, request, document_id, next_attempt_at, created_at, updated_at, \
-    blob_id, tenant, kind, result";
+    blob_id, tenant, kind, result, request_id";
 
 impl Job {
     /// The Redis channel that wakes a worker for this job.
@@ -395,6 +398,7 @@ impl Job {
             updated_at: row.int(13)?,
             blob_id: opt(14)?,
             tenant: row.text(15)?,
+            request_id: opt(18)?,
             work,
         })
     }

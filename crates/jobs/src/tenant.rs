@@ -44,12 +44,24 @@ pub struct BatchProgress {
 pub struct Jobs<'a, S: Sql> {
     sql: &'a S,
     tenant: &'a Tenant,
+    request_id: Option<String>,
 }
 
 impl<'a, S: Sql> Jobs<'a, S> {
     /// The jobs of `tenant`.
     pub fn new(sql: &'a S, tenant: &'a Tenant) -> Self {
-        Self { sql, tenant }
+        Self {
+            sql,
+            tenant,
+            request_id: None,
+        }
+    }
+
+    /// Jobs enqueued from here remember `request_id`, so the worker's logs
+    /// and outbound calls carry the id of the request that asked for them.
+    pub fn for_request(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
     }
 
     /// Store the originals and create one queued job per entry, all in one
@@ -114,8 +126,8 @@ impl<'a, S: Sql> Jobs<'a, S> {
         self.sql
             .execute(
                 "INSERT INTO jobs (id, tenant, batch_id, kind, status, priority, attempts, \
-                 max_attempts, next_attempt_at, percent, request, blob_id, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, 'queued', ?, 0, ?, ?, 0, ?, ?, ?, ?)",
+                 max_attempts, next_attempt_at, percent, request, blob_id, created_at, updated_at, \
+                 request_id) VALUES (?, ?, ?, ?, 'queued', ?, 0, ?, ?, 0, ?, ?, ?, ?, ?)",
                 vec![
                     id.as_str().into(),
                     tenant.into(),
@@ -128,6 +140,7 @@ impl<'a, S: Sql> Jobs<'a, S> {
                     blob_id.into(),
                     now.into(),
                     now.into(),
+                    self.request_id.clone().into(),
                 ],
             )
             .await?;

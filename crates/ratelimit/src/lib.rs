@@ -23,6 +23,9 @@ pub enum Budget {
     Ingest,
     /// Requests without a valid key, per client address (slows key guessing).
     Anonymous,
+    /// Password attempts (login, open sign-up) per client address: each
+    /// costs an Argon2 hash, and guessing must stay slow.
+    Login,
 }
 
 impl Budget {
@@ -33,11 +36,16 @@ impl Budget {
             Budget::Llm => "llm",
             Budget::Ingest => "ingest",
             Budget::Anonymous => "anonymous",
+            Budget::Login => "login",
         }
     }
 }
 
 /// Requests per minute for each budget.
+/// Password attempts a client address may make a minute (not per tenant:
+/// a login has no tenant yet).
+pub const LOGIN_PER_MINUTE: u32 = 20;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
@@ -66,6 +74,7 @@ impl Limits {
     pub fn per_minute(&self, budget: Budget) -> u32 {
         match budget {
             Budget::Api | Budget::Anonymous => self.api_per_minute,
+            Budget::Login => LOGIN_PER_MINUTE,
             Budget::Llm => self.llm_per_minute,
             Budget::Ingest => self.ingest_per_minute,
         }

@@ -22,6 +22,12 @@ pub enum Action {
     DocumentDeleted,
     /// A conversation was deleted.
     ConversationDeleted,
+    /// A user account was created (detail: email, role, how).
+    UserCreated,
+    /// A user's role was changed (detail: from, to).
+    UserRoleChanged,
+    /// A user account was deleted.
+    UserDeleted,
 }
 
 impl Action {
@@ -33,6 +39,9 @@ impl Action {
             Action::SettingsChanged => "settings.changed",
             Action::DocumentDeleted => "document.deleted",
             Action::ConversationDeleted => "conversation.deleted",
+            Action::UserCreated => "user.created",
+            Action::UserRoleChanged => "user.role_changed",
+            Action::UserDeleted => "user.deleted",
         }
     }
 }

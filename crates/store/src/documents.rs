@@ -499,11 +499,10 @@ fn version_info(row: &Row) -> Result<VersionInfo, StoreError> {
 }
 
 impl From<StoreError> for ApiError {
-    /// Clients see a generic 500; the cause goes to the component's stderr,
-    /// which Spin keeps in `.spin/logs/<component>_stderr.txt`.
+    /// Clients see a generic 500; the cause goes to the request's log line
+    /// (`lode_common::http::finish`), on the component's stderr.
     fn from(e: StoreError) -> Self {
-        eprintln!("store error: {e}");
-        ApiError::internal()
+        ApiError::internal_because(format!("store error: {e}"))
     }
 }
 

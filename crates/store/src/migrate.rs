@@ -251,6 +251,36 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX audit_log_by_tenant ON audit_log (tenant, id)",
         ],
     },
+    Migration {
+        version: 10,
+        name: "users, request ids on jobs, metrics",
+        statements: &[
+            // People who log in (crates/auth/src/users.rs): an email is one
+            // account across tenants; the password is an Argon2id PHC string.
+            "CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            email TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        )",
+            "CREATE INDEX users_by_tenant ON users (tenant, created_at)",
+            // The request that queued a job, so the worker's logs and LLM
+            // calls carry the same id.
+            "ALTER TABLE jobs ADD COLUMN request_id TEXT",
+            // Prometheus series (crates/metrics): counters, and histograms
+            // as per-bucket counts with their sum, added to by every instance.
+            "CREATE TABLE metric_series (
+            name TEXT NOT NULL,
+            labels TEXT NOT NULL,
+            bucket INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            sum REAL NOT NULL,
+            PRIMARY KEY (name, labels, bucket)
+        )",
+        ],
+    },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -318,9 +348,12 @@ mod tests {
     fn applies_once_and_is_idempotent() {
         let db = RusqliteSql::memory();
         RusqliteSql::block_on(async {
-            assert_eq!(migrate(&db).await.unwrap(), vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
+            assert_eq!(
+                migrate(&db).await.unwrap(),
+                vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+            );
             assert!(migrate(&db).await.unwrap().is_empty());
-            assert_eq!(current_version(&db).await.unwrap(), 9);
+            assert_eq!(current_version(&db).await.unwrap(), 10);
         });
     }
 

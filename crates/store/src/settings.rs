@@ -127,11 +127,10 @@ impl<'a, S: Sql> Settings<'a, S> {
             });
         };
         let settings = serde_json::from_str(&row.text(0)?).map_err(|e| {
-            eprintln!(
+            ApiError::internal_because(format!(
                 "tenant_settings of {} unreadable: {e}",
                 self.tenant.as_str()
-            );
-            ApiError::internal()
+            ))
         })?;
         Ok(StoredSettings {
             settings,

@@ -1,0 +1,127 @@
+//! Users: `POST /api/auth/register`, `POST /api/auth/login` (public, rate
+//! limited per client address), and for admins `GET /api/users`,
+//! `PATCH /api/users/{id}` (role) and `DELETE /api/users/{id}`.
+//!
+//! Registration follows the `auth_registration` variable: `admin` (only an
+//! admin key or admin user creates accounts, in its tenant) or `open`
+//! (anyone signs up and gets a tenant of their own). Tokens are HS256,
+//! signed with `jwt_secret`, and live `jwt_ttl_secs`.
+
+use lode_api::{ApiError, Pattern};
+use lode_auth::jwt::Secret;
+use lode_auth::users::{ChangeRole, Login, Register};
+use lode_auth::{Registration, Users};
+use lode_common::{
+    ApiCall, ApiRequest, Reply, SpinSql, api_call, authenticate, body_limit, client_address,
+    number_variable, rate, read_request, variable,
+};
+use lode_ratelimit::{Budget, Limits};
+use lode_store::ids::now_ms;
+use serde_json::json;
+use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http_service;
+
+const ROUTES: &[Pattern] = &[Pattern("/api/users"), Pattern("/api/users/{id}")];
+
+#[http_service]
+async fn handle(req: Request) -> impl IntoResponse {
+    lode_common::handle(req, serve).await
+}
+
+async fn serve(req: Request) -> Result<Reply, ApiError> {
+    match req.uri().path() {
+        "/api/auth/login" => public(req, login).await,
+        "/api/auth/register" => public(req, register).await,
+        _ => users(req).await,
+    }
+}
+
+/// A public POST route: body read within the limit, store opened.
+async fn public(
+    req: Request,
+    run: impl AsyncFnOnce(&SpinSql, ApiRequest) -> Result<Reply, ApiError>,
+) -> Result<Reply, ApiError> {
+    if req.method() != Method::POST {
+        return Err(ApiError::method_not_allowed(&["POST"]));
+    }
+    let req = read_request(req, body_limit().await?).await?;
+    let sql = SpinSql::open("default").await?;
+    lode_store::migrate(&sql).await?;
+    run(&sql, req).await
+}
+
+/// Every password attempt costs an Argon2 hash: a client address gets
+/// `LOGIN_PER_MINUTE` of them.
+async fn slow_down(req: &ApiRequest) -> Result<(), ApiError> {
+    rate::check(Budget::Login, &client_address(req), &Limits::default()).await
+}
+
+async fn login(sql: &SpinSql, req: ApiRequest) -> Result<Reply, ApiError> {
+    slow_down(&req).await?;
+    let body: Login = req.json(body_limit().await?)?;
+    let secret_text = variable("jwt_secret").await?;
+    let secret = Secret::new(&secret_text)?;
+    let ttl: i64 = number_variable("jwt_ttl_secs").await?;
+    if !(60..=86_400).contains(&ttl) {
+        lode_common::log_error!("jwt_ttl_secs must be 60-86400, not {ttl}");
+        return Err(ApiError::internal());
+    }
+    let session = Users::new(sql).login(body, &secret, ttl, now_ms()).await?;
+    Ok(Reply::json(200, &session))
+}
+
+async fn register(sql: &SpinSql, req: ApiRequest) -> Result<Reply, ApiError> {
+    let mode_text = variable("auth_registration").await?;
+    let mode = Registration::parse(&mode_text).ok_or_else(|| {
+        lode_common::log_error!(
+            "auth_registration must be \"admin\" or \"open\", not {mode_text:?}"
+        );
+        ApiError::internal()
+    })?;
+    // An admin (key or user) may always create accounts in its tenant.
+    let caller = match (req.header("authorization"), mode) {
+        (Some(_), _) => Some(authenticate(sql, &req).await?),
+        (None, Registration::Open) => {
+            slow_down(&req).await?;
+            None
+        }
+        (None, Registration::AdminOnly) => {
+            return Err(ApiError::unauthorized(
+                "registration needs an admin's Authorization: Bearer <key or token> (auth_registration = admin)",
+            ));
+        }
+    };
+    let body: Register = req.json(body_limit().await?)?;
+    let user = Users::new(sql)
+        .register(caller.as_ref(), body, now_ms())
+        .await?;
+    Ok(Reply::json(201, &user).at(format!("/api/users/{}", user.id)))
+}
+
+async fn users(req: Request) -> Result<Reply, ApiError> {
+    let ApiCall {
+        req,
+        sql,
+        who,
+        route,
+        params,
+    } = api_call(req, ROUTES).await?;
+    let users = Users::new(&sql);
+    match (route, &req.method) {
+        (0, &Method::GET) => Ok(Reply::json(200, json!({ "data": users.list(&who).await? }))),
+        (1, &Method::PATCH) => {
+            let body: ChangeRole = req.json(body_limit().await?)?;
+            users
+                .set_role(&who, params.get("id"), body.role, now_ms())
+                .await?
+                .map(|u| Reply::json(200, &u))
+                .ok_or_else(|| ApiError::not_found("user"))
+        }
+        (1, &Method::DELETE) => match users.delete(&who, params.get("id"), now_ms()).await? {
+            true => Ok(Reply::empty(204)),
+            false => Err(ApiError::not_found("user")),
+        },
+        (0, _) => Err(ApiError::method_not_allowed(&["GET"])),
+        _ => Err(ApiError::method_not_allowed(&["PATCH", "DELETE"])),
+    }
+}

@@ -1,0 +1,163 @@
+//! The frame around every HTTP component's handler: [`handle`] starts the
+//! request's context (id, CORS), answers CORS preflights, runs the handler,
+//! then [`finish`] records the request's metrics, writes its access-log line
+//! and encodes the response with the request id, CORS and security headers.
+
+use std::future::Future;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use lode_api::ApiError;
+use lode_metrics::HTTP_DURATION;
+use serde_json::json;
+use spin_sdk::http::{Method, Request, Response};
+
+use crate::{Reply, SpinSql, context, respond};
+
+/// Headers a browser page may send on a cross-origin call.
+const CORS_ALLOW_HEADERS: &str = "authorization, content-type, x-request-id, idempotency-key";
+/// Response headers a cross-origin page may read.
+const CORS_EXPOSE_HEADERS: &str = "x-request-id, location, retry-after, ratelimit-limit, \
+    ratelimit-remaining, ratelimit-reset, ratelimit-policy";
+/// How long a browser may cache a preflight answer (seconds).
+const CORS_MAX_AGE: &str = "600";
+
+/// Serve `req` with `serve`, framed as described in the module docs.
+pub async fn handle<F, Fut>(req: Request, serve: F) -> Response<Full<Bytes>>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Reply, ApiError>>,
+{
+    let (method, path) = begin(&req).await;
+    if method == Method::OPTIONS {
+        return finish(&method, &path, preflight(&req, &path)).await;
+    }
+    let result = serve(req).await;
+    finish(&method, &path, result).await
+}
+
+/// Start the request's context from its headers; its method and path.
+pub async fn begin(req: &Request) -> (Method, String) {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let origin = header("origin").map(str::to_string);
+    let cors_origin = match origin {
+        Some(origin) if cors_allows(&origin).await => Some(origin),
+        _ => None,
+    };
+    context::begin(header("x-request-id"), cors_origin);
+    (req.method().clone(), req.uri().path().to_string())
+}
+
+/// Whether the `cors_allowed_origins` variable (comma-separated exact
+/// origins, or `*`) lets `origin` read responses. Unset or empty: none.
+async fn cors_allows(origin: &str) -> bool {
+    let allowed = spin_sdk::variables::get("cors_allowed_origins")
+        .await
+        .unwrap_or_default();
+    lode_api::headers::origin_allowed(&allowed, origin)
+}
+
+/// Answer an `OPTIONS` request: the path's methods, and for an allowed
+/// origin the CORS grant (headers added by [`respond`]). A preflight from
+/// an origin that is not allowed gets 403, and the browser stops there.
+pub fn preflight(req: &Request, path: &str) -> Result<Reply, ApiError> {
+    let methods = lode_auth::routes::methods(path);
+    if methods.is_empty() {
+        return Err(ApiError::not_found("route"));
+    }
+    let cross_origin = req.headers().contains_key("origin");
+    let allowed_origin = context::current().is_some_and(|c| c.cors_origin.is_some());
+    if cross_origin && !allowed_origin {
+        return Err(ApiError::forbidden(
+            "this origin is not allowed to call the API (cors_allowed_origins)",
+        ));
+    }
+    let methods = methods.join(", ");
+    let mut reply = Reply::empty(204).with_header("allow", &methods);
+    if allowed_origin {
+        reply = reply
+            .with_header("access-control-allow-methods", &methods)
+            .with_header("access-control-allow-headers", CORS_ALLOW_HEADERS)
+            .with_header("access-control-max-age", CORS_MAX_AGE);
+    }
+    Ok(reply)
+}
+
+/// The CORS headers of a response to the current request (none unless
+/// its origin is allowed).
+pub fn cors_headers() -> Vec<(&'static str, String)> {
+    let Some(origin) = context::current().and_then(|c| c.cors_origin) else {
+        return Vec::new();
+    };
+    vec![
+        ("access-control-allow-origin", origin),
+        (
+            "access-control-expose-headers",
+            CORS_EXPOSE_HEADERS.to_string(),
+        ),
+        ("vary", "origin".to_string()),
+    ]
+}
+
+/// Record and log a finished request, then encode its response.
+pub async fn finish(
+    method: &Method,
+    path: &str,
+    result: Result<Reply, ApiError>,
+) -> Response<Full<Bytes>> {
+    let status = match &result {
+        Ok(reply) => reply.status(),
+        Err(e) => e.status(),
+    };
+    if let Err(e) = &result
+        && e.status() >= 500
+    {
+        crate::log::line(
+            "error",
+            env!("CARGO_PKG_NAME"),
+            "request_failed",
+            json!({"status": status, "code": e.to_json()["error"]["code"], "cause": e.cause}),
+        );
+    }
+    record(method, path, status).await;
+    respond(result)
+}
+
+/// Count a request in `lode_http_request_duration_seconds` and write its
+/// access-log line: method, route pattern (never the path: ids are not
+/// labels), status and duration. Called by [`finish`], and by a streaming
+/// handler once its headers are sent.
+pub async fn record(method: &Method, path: &str, status: u16) {
+    let Some(ctx) = context::current() else {
+        return;
+    };
+    let secs = ctx.started.elapsed().as_secs_f64();
+    let route = lode_auth::routes::label(method.as_str(), path);
+    crate::log::line(
+        "info",
+        env!("CARGO_PKG_NAME"),
+        "request",
+        json!({
+            "method": method.as_str(),
+            "route": route,
+            "status": status,
+            "duration_ms": (secs * 1000.0 * 10.0).round() / 10.0,
+        }),
+    );
+    let labels = [
+        ("route", route),
+        ("method", method.as_str()),
+        ("status", &status.to_string()),
+    ];
+    crate::metrics::observe(HTTP_DURATION, &labels, secs).await;
+}
+
+/// Open the default store for recording; `None` when it is unavailable:
+/// metrics must never cost a request its answer.
+/// Migrated first: a preflight or a health check may be a fresh database's
+/// first request.
+pub(crate) async fn metrics_store() -> Option<SpinSql> {
+    let sql = SpinSql::open("default").await.ok()?;
+    lode_store::migrate(&sql).await.ok()?;
+    Some(sql)
+}

@@ -1,0 +1,247 @@
+//! Users through lode-host: registration (admin-only by default, or open
+//! sign-up), login for an HS256 session token, the token accepted wherever
+//! a key is and held to its role's scopes, role changes and deletion taking
+//! effect on live tokens, the audit trail, and password guessing slowed.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lode_tests::{Host, Reply};
+use serde_json::{Value, json};
+
+const ADMIN: &str = "test-admin-key-0123456789";
+const JWT_SECRET: &str = "test-jwt-secret-of-at-least-32-bytes!";
+const PASSWORD: &str = "correct horse battery staple";
+
+fn start(extra: &[(&str, &str)]) -> Host {
+    let mut env = vec![("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN)];
+    env.extend_from_slice(extra);
+    Host::start("spin.toml", &env)
+}
+
+fn post(host: &Host, path: &str, key: Option<&str>, body: Value) -> Reply {
+    host.call(
+        "POST",
+        path,
+        key,
+        Some(("application/json", body.to_string().into_bytes())),
+    )
+}
+
+fn login(host: &Host, email: &str, password: &str) -> Reply {
+    post(
+        host,
+        "/api/auth/login",
+        None,
+        json!({"email": email, "password": password}),
+    )
+}
+
+#[test]
+fn admins_register_users_who_log_in_for_scoped_tokens() {
+    let host = start(&[("SPIN_VARIABLE_JWT_SECRET", JWT_SECRET)]);
+    let ada = json!({"email": "Ada@Example.com", "password": PASSWORD, "role": "editor", "tenant": "acme"});
+    // Registration is admin-only by default.
+    let r = post(&host, "/api/auth/register", None, ada.clone());
+    assert_eq!(r.status, 401, "{}", r.text);
+    let r = post(&host, "/api/auth/register", Some(ADMIN), ada.clone());
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["email"], "ada@example.com");
+    assert_eq!(r.json["role"], "editor");
+    assert!(r.json.get("password").is_none() && !r.text.contains("argon2"));
+    let ada_id = r.json["id"].as_str().unwrap().to_string();
+    assert_eq!(r.headers["location"], format!("/api/users/{ada_id}"));
+    assert_eq!(
+        post(&host, "/api/auth/register", Some(ADMIN), ada).status,
+        409
+    );
+    let weak = json!({"email": "bob@example.com", "password": "short"});
+    assert_eq!(
+        post(&host, "/api/auth/register", Some(ADMIN), weak).status,
+        422
+    );
+
+    // Login: a wrong password and an unknown email look the same.
+    for (email, pw) in [
+        ("ada@example.com", "wrong password!"),
+        ("nobody@example.com", PASSWORD),
+    ] {
+        let r = login(&host, email, pw);
+        assert_eq!(r.status, 401, "{}", r.text);
+        assert_eq!(r.json["error"]["message"], "invalid email or password");
+    }
+    let r = login(&host, "ADA@example.com", PASSWORD);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["token_type"], "Bearer");
+    assert_eq!(r.json["expires_in"], 900);
+    let token = r.json["access_token"].as_str().unwrap().to_string();
+
+    // The token is an HS256 JWT with the claims the issue names.
+    let parts: Vec<&str> = token.split('.').collect();
+    let decode =
+        |p: &str| -> Value { serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap() };
+    assert_eq!(decode(parts[0]), json!({"alg": "HS256", "typ": "JWT"}));
+    let claims = decode(parts[1]);
+    assert_eq!(claims["tenant"], "acme");
+    assert_eq!(claims["sub"], ada_id.as_str());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
+    assert_eq!(
+        claims["scopes"],
+        json!([
+            "documents:read",
+            "documents:write",
+            "search",
+            "chat",
+            "tools"
+        ])
+    );
+
+    // Accepted wherever a key is, in the token's tenant, within its scopes.
+    let doc = post(
+        &host,
+        "/api/documents",
+        Some(&token),
+        json!({"title": "Lift", "content": "Wings deflect air downwards.", "content_type": "text/plain"}),
+    );
+    assert_eq!(doc.status, 201, "{}", doc.text);
+    let listed = host.get("/api/documents", Some(&token));
+    assert_eq!(listed.json["data"].as_array().unwrap().len(), 1);
+    let r = host.get("/api/keys", Some(&token));
+    assert_eq!(r.status, 403, "an editor's token lacks admin: {}", r.text);
+    // The bootstrap admin's documents live in tenant "default": not visible.
+    let own = post(
+        &host,
+        "/api/documents",
+        Some(ADMIN),
+        json!({"title": "Other", "content": "Another tenant.", "content_type": "text/plain"}),
+    );
+    assert_eq!(own.status, 201);
+    let other = format!("/api/documents/{}", own.json["id"].as_str().unwrap());
+    assert_eq!(host.get(&other, Some(&token)).status, 404);
+
+    // A forged token (payload granting admin, old signature) is refused.
+    let mut forged_claims = claims.clone();
+    forged_claims["scopes"] = json!(["admin"]);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(forged_claims.to_string()),
+        parts[2]
+    );
+    assert_eq!(host.get("/api/keys", Some(&forged)).status, 401);
+
+    // Admins list users of their tenant and change roles; a live token
+    // follows the new role at once.
+    let users = host.get("/api/users", Some(ADMIN));
+    assert_eq!(users.status, 200, "{}", users.text);
+    assert_eq!(users.json["data"][0]["email"], "ada@example.com");
+    let r = host.json(
+        "PATCH",
+        &format!("/api/users/{ada_id}"),
+        ADMIN,
+        &json!({"role": "viewer"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["role"], "viewer");
+    let r = post(
+        &host,
+        "/api/documents",
+        Some(&token),
+        json!({"title": "No", "content": "Viewers cannot write.", "content_type": "text/plain"}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(host.get("/api/documents", Some(&token)).status, 200);
+
+    // Deleting the user ends its tokens.
+    let r = host.call("DELETE", &format!("/api/users/{ada_id}"), Some(ADMIN), None);
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(host.get("/api/documents", Some(&token)).status, 401);
+    assert_eq!(login(&host, "ada@example.com", PASSWORD).status, 401);
+
+    // Every change is in the tenant's audit log, with its actor, no secret.
+    let acme_admin = host.json(
+        "POST",
+        "/api/keys",
+        ADMIN,
+        &json!({"tenant": "acme", "name": "audit", "role": "admin"}),
+    );
+    let acme_admin = acme_admin.json["key"].as_str().unwrap().to_string();
+    let audit = host.get("/api/admin/audit", Some(&acme_admin));
+    let actions: Vec<&str> = audit.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "key.created",
+            "user.deleted",
+            "user.role_changed",
+            "user.created"
+        ]
+    );
+    assert!(!audit.text.contains(PASSWORD) && !audit.text.contains(&token));
+
+    // A tenant admin registers users only in its own tenant.
+    let r = post(
+        &host,
+        "/api/auth/register",
+        Some(&acme_admin),
+        json!({"email": "cy@example.com", "password": PASSWORD}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        (r.json["tenant"].as_str(), r.json["role"].as_str()),
+        (Some("acme"), Some("viewer"))
+    );
+    let r = post(
+        &host,
+        "/api/auth/register",
+        Some(&acme_admin),
+        json!({"email": "dee@example.com", "password": PASSWORD, "tenant": "globex"}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+
+    // Password guessing from one address is slowed: 20 attempts a minute.
+    let refused = (0..30)
+        .map(|_| login(&host, "cy@example.com", "not the password"))
+        .find(|r| r.status == 429)
+        .expect("a 429 within 30 attempts");
+    assert!(refused.headers.contains_key("retry-after"));
+    assert_eq!(refused.json["error"]["code"], "rate_limited");
+}
+
+#[test]
+fn open_sign_up_gets_a_tenant_of_its_own_and_login_needs_a_secret() {
+    let host = start(&[("SPIN_VARIABLE_AUTH_REGISTRATION", "open")]);
+    let r = post(
+        &host,
+        "/api/auth/register",
+        None,
+        json!({"email": "eve@example.com", "password": PASSWORD}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["role"], "admin");
+    assert!(r.json["tenant"].as_str().unwrap().starts_with("t-"));
+    // A sign-up cannot choose its tenant or role.
+    let r = post(
+        &host,
+        "/api/auth/register",
+        None,
+        json!({"email": "mal@example.com", "password": PASSWORD, "tenant": "default"}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    // Without jwt_secret, login is unavailable rather than weakly signed.
+    let r = login(&host, "eve@example.com", PASSWORD);
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert!(
+        r.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("jwt_secret")
+    );
+}
