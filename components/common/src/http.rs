@@ -15,7 +15,8 @@ use spin_sdk::http::{Method, Request, Response};
 use crate::{Reply, SpinSql, context, respond};
 
 /// Headers a browser page may send on a cross-origin call.
-const CORS_ALLOW_HEADERS: &str = "authorization, content-type, x-request-id, idempotency-key";
+const CORS_ALLOW_HEADERS: &str =
+    "authorization, content-type, content-disposition, x-request-id, lode-pdf-password";
 /// Response headers a cross-origin page may read.
 const CORS_EXPOSE_HEADERS: &str = "x-request-id, location, retry-after, ratelimit-limit, \
     ratelimit-remaining, ratelimit-reset, ratelimit-policy";
