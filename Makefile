@@ -31,3 +31,4 @@ bench: build
 	bash scripts/bench-pipeline.sh
 	cargo test --release -p lode-tests --test queue_bench -- --ignored --nocapture
 	cargo test --release -p lode-tests --test chat_bench -- --ignored --nocapture
+	cargo run --release -p lode-metrics --example record

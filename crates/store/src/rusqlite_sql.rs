@@ -15,6 +15,15 @@ impl RusqliteSql {
         ))
     }
 
+    /// A database file in WAL mode, as lode-host opens its stores (for
+    /// benchmarks that must pay for real writes).
+    pub fn file(path: &std::path::Path) -> Self {
+        let conn = rusqlite::Connection::open(path).expect("SQLite file");
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .expect("WAL mode");
+        Self(Mutex::new(conn))
+    }
+
     /// Run a future to completion: rusqlite calls never actually suspend.
     pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         futures::executor::block_on(f)
