@@ -327,6 +327,55 @@ fn rate_limits_hold_per_key_and_budget_and_answer_429_with_headers() {
     assert!(guesses >= 600, "refused after only {guesses} guesses");
 }
 
+/// Lode's own client, `lode-eval`, waits out a 429 instead of failing: with
+/// the tenant held to 60 calls a minute, a run of searches past the burst
+/// all succeed, and the client reports that it backed off.
+#[test]
+fn lode_eval_backs_off_on_429_and_every_call_succeeds() {
+    let host = Host::start("spin.toml", &[("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN)]);
+    let key = |role: &str| {
+        let r = host.json(
+            "POST",
+            "/api/keys",
+            ADMIN,
+            &json!({"tenant": "evals", "name": role, "role": role}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json["key"].as_str().unwrap().to_string()
+    };
+    let set = host.json(
+        "PUT",
+        "/api/settings",
+        &key("admin"),
+        &json!({"rate_limits": {"api_per_minute": 60}}),
+    );
+    assert_eq!(set.status, 200, "{}", set.text);
+
+    let client = lode_eval::Client::new(&host.base, &key("viewer"));
+    let mut calls = 0;
+    while client.backoffs() == 0 {
+        let r = client
+            .post(
+                "/api/search",
+                &json!({"query": "boundary layer", "mode": "fulltext", "k": 5}),
+            )
+            .unwrap_or_else(|e| panic!("call {calls} failed instead of waiting: {e:#}"));
+        assert!(r["data"].is_array(), "{r}");
+        calls += 1;
+        assert!(calls <= 200, "60 a minute was never enforced");
+    }
+    assert!(calls > 60, "the burst of 60 was cut short at {calls}");
+    // After waiting, the client goes on within the limit.
+    for _ in 0..3 {
+        client
+            .post(
+                "/api/search",
+                &json!({"query": "wing", "mode": "fulltext", "k": 5}),
+            )
+            .unwrap();
+    }
+}
+
 #[test]
 fn admins_read_an_audit_log_of_access_changes_and_deletions() {
     let host = Host::start("spin.toml", &[("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN)]);

@@ -16,17 +16,14 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use lode_eval::{Dataset, Scores, evaluate};
+use lode_eval::{Client, Dataset, Scores, evaluate};
 use serde_json::{Value, json};
 
 const MODES: [&str; 3] = ["vector", "fulltext", "hybrid"];
 /// Concurrent requests while loading and searching.
 const WORKERS: usize = 4;
-/// Retries of a request answered 429 or 503 (honouring `Retry-After`).
-const RETRIES: u32 = 8;
 
 struct Args {
     url: String,
@@ -63,43 +60,6 @@ fn parse_args() -> Result<Args> {
         dataset: dataset.context("--dataset is required")?,
         json,
     })
-}
-
-/// A small API client that backs off on 429/503.
-struct Client {
-    agent: ureq::Agent,
-    base: String,
-    key: String,
-}
-
-impl Client {
-    fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        for attempt in 0..=RETRIES {
-            let mut resp = self
-                .agent
-                .post(format!("{}{path}", self.base))
-                .header("authorization", format!("Bearer {}", self.key))
-                .send_json(body)
-                .with_context(|| format!("POST {path}"))?;
-            let status = resp.status().as_u16();
-            let text = resp.body_mut().read_to_string().unwrap_or_default();
-            if (status == 429 || status == 503) && attempt < RETRIES {
-                let wait = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(1u64 << attempt.min(4));
-                std::thread::sleep(Duration::from_secs(wait));
-                continue;
-            }
-            if !(200..300).contains(&status) {
-                bail!("POST {path} answered {status}: {text}");
-            }
-            return serde_json::from_str(&text).with_context(|| format!("POST {path}: not JSON"));
-        }
-        unreachable!("the loop returns on its last attempt")
-    }
 }
 
 /// Run `f` over `items` on [`WORKERS`] threads, stopping at the first error.
@@ -142,15 +102,7 @@ fn main() -> Result<()> {
     let args = parse_args()?;
     let dataset = Dataset::load(&args.dataset)
         .with_context(|| format!("loading {}", args.dataset.display()))?;
-    let client = Client {
-        agent: ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(300)))
-            .build()
-            .into(),
-        base: args.url.clone(),
-        key: args.api_key.clone(),
-    };
+    let client = Client::new(&args.url, &args.api_key);
 
     eprintln!(
         "lode-eval: loading {} documents into {}",
@@ -202,6 +154,12 @@ fn main() -> Result<()> {
         scores.push((mode, evaluate(&runs, &dataset.qrels)));
     }
 
+    if client.backoffs() > 0 {
+        eprintln!(
+            "lode-eval: waited {} times on 429/503 (rate limits)",
+            client.backoffs()
+        );
+    }
     println!("mode      nDCG@10  Recall@100  MAP@100");
     for (mode, s) in &scores {
         println!(
