@@ -238,16 +238,7 @@ fn roles_are_named_scope_sets_and_keys_can_only_be_narrowed() {
 #[test]
 fn rate_limits_hold_per_key_and_budget_and_answer_429_with_headers() {
     let host = Host::start("spin.toml", &[("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN)]);
-    let tenant_key = |role: &str| {
-        let r = host.json(
-            "POST",
-            "/api/keys",
-            ADMIN,
-            &json!({"tenant": "tight", "name": role, "role": role}),
-        );
-        assert_eq!(r.status, 201, "{}", r.text);
-        r.json["key"].as_str().unwrap().to_string()
-    };
+    let tenant_key = |role: &str| host.new_key(ADMIN, "tight", role);
     let admin = tenant_key("admin");
     let bad = host.json(
         "PUT",
@@ -333,16 +324,7 @@ fn rate_limits_hold_per_key_and_budget_and_answer_429_with_headers() {
 #[test]
 fn lode_eval_backs_off_on_429_and_every_call_succeeds() {
     let host = Host::start("spin.toml", &[("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN)]);
-    let key = |role: &str| {
-        let r = host.json(
-            "POST",
-            "/api/keys",
-            ADMIN,
-            &json!({"tenant": "evals", "name": role, "role": role}),
-        );
-        assert_eq!(r.status, 201, "{}", r.text);
-        r.json["key"].as_str().unwrap().to_string()
-    };
+    let key = |role: &str| host.new_key(ADMIN, "evals", role);
     let set = host.json(
         "PUT",
         "/api/settings",

@@ -219,6 +219,19 @@ impl Host {
         )
     }
 
+    /// A new API key of `role` in `tenant`, created with the bootstrap key
+    /// `admin`; returns the key itself.
+    pub fn new_key(&self, admin: &str, tenant: &str, role: &str) -> String {
+        let r = self.json(
+            "POST",
+            "/api/keys",
+            admin,
+            &serde_json::json!({"tenant": tenant, "name": role, "role": role}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json["key"].as_str().unwrap().to_string()
+    }
+
     /// SIGKILL: the process dies at once, mid-request, mid-job, without any
     /// cleanup (the crash that durability must survive). Returns its output.
     pub fn kill(mut self) -> Vec<String> {
