@@ -27,6 +27,24 @@ fn post(host: &Host, path: &str, key: Option<&str>, body: Value) -> Reply {
     )
 }
 
+/// `PATCH /api/users/{id}` as the bootstrap admin.
+fn patch_user(host: &Host, id: &str, body: Value) -> Reply {
+    host.json("PATCH", &format!("/api/users/{id}"), ADMIN, &body)
+}
+
+/// The tenant's audit log as `admin` reads it, and its actions, newest first.
+fn audit_actions(host: &Host, admin: &str) -> (Reply, Vec<String>) {
+    let audit = host.get("/api/admin/audit", Some(admin));
+    assert_eq!(audit.status, 200, "{}", audit.text);
+    let actions = audit.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    (audit, actions)
+}
+
 fn login(host: &Host, email: &str, password: &str) -> Reply {
     post(
         host,
@@ -137,12 +155,7 @@ fn admins_register_users_who_log_in_for_scoped_tokens() {
     let users = host.get("/api/users", Some(ADMIN));
     assert_eq!(users.status, 200, "{}", users.text);
     assert_eq!(users.json["data"][0]["email"], "ada@example.com");
-    let r = host.json(
-        "PATCH",
-        &format!("/api/users/{ada_id}"),
-        ADMIN,
-        &json!({"role": "viewer"}),
-    );
+    let r = patch_user(&host, &ada_id, json!({"role": "viewer"}));
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["role"], "viewer");
     let r = post(
@@ -161,20 +174,8 @@ fn admins_register_users_who_log_in_for_scoped_tokens() {
     assert_eq!(login(&host, "ada@example.com", PASSWORD).status, 401);
 
     // Every change is in the tenant's audit log, with its actor, no secret.
-    let acme_admin = host.json(
-        "POST",
-        "/api/keys",
-        ADMIN,
-        &json!({"tenant": "acme", "name": "audit", "role": "admin"}),
-    );
-    let acme_admin = acme_admin.json["key"].as_str().unwrap().to_string();
-    let audit = host.get("/api/admin/audit", Some(&acme_admin));
-    let actions: Vec<&str> = audit.json["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let acme_admin = host.new_key(ADMIN, "acme", "admin");
+    let (audit, actions) = audit_actions(&host, &acme_admin);
     assert_eq!(
         actions,
         [
@@ -244,4 +245,99 @@ fn open_sign_up_gets_a_tenant_of_its_own_and_login_needs_a_secret() {
             .unwrap()
             .contains("jwt_secret")
     );
+}
+
+#[test]
+fn users_change_passwords_sign_out_everywhere_and_admins_reset_them() {
+    let host = start(&[("SPIN_VARIABLE_JWT_SECRET", JWT_SECRET)]);
+    let r = post(
+        &host,
+        "/api/auth/register",
+        Some(ADMIN),
+        json!({"email": "ada@example.com", "password": PASSWORD, "role": "editor", "tenant": "acme"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ada_id = r.json["id"].as_str().unwrap().to_string();
+    let token = |password: &str| {
+        let r = login(&host, "ada@example.com", password);
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json["access_token"].as_str().unwrap().to_string()
+    };
+    let works = |token: &str| host.get("/api/documents", Some(token)).status == 200;
+    let (phone, laptop) = (token(PASSWORD), token(PASSWORD));
+    let change = |key: Option<&str>, current: &str, new: &str| {
+        post(
+            &host,
+            "/api/auth/password",
+            key,
+            json!({"current_password": current, "new_password": new}),
+        )
+    };
+    const NEW: &str = "a different long passphrase";
+
+    // Only the holder of a session token who knows the password changes it.
+    assert_eq!(change(None, PASSWORD, NEW).status, 401);
+    let key = host.new_key(ADMIN, "acme", "editor");
+    let r = change(Some(&key), PASSWORD, NEW);
+    assert_eq!(r.status, 403, "API keys have no password: {}", r.text);
+    let r = change(Some(&laptop), "not the password", NEW);
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(change(Some(&laptop), PASSWORD, "short").status, 422);
+    assert!(
+        works(&phone) && works(&laptop),
+        "refused changes end nothing"
+    );
+
+    // A change ends every other session and answers with a fresh one.
+    let r = change(Some(&laptop), PASSWORD, NEW);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let fresh = r.json["access_token"].as_str().unwrap().to_string();
+    assert_eq!(r.json["user"]["id"], ada_id.as_str());
+    assert!(!works(&phone) && !works(&laptop) && works(&fresh));
+    assert_eq!(login(&host, "ada@example.com", PASSWORD).status, 401);
+    let again = token(NEW);
+
+    // Sign out everywhere: this token and every other stop working.
+    let r = post(&host, "/api/auth/logout", Some(&again), json!({}));
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert!(!works(&again) && !works(&fresh));
+    assert_eq!(
+        post(&host, "/api/auth/logout", Some(&again), json!({})).status,
+        401
+    );
+
+    // An admin resets a forgotten password: live sessions end, it works.
+    let before = token(NEW);
+    let r = patch_user(
+        &host,
+        &ada_id,
+        json!({"password": "set by the admin, long"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["role"], "editor", "the role is unchanged");
+    assert!(!works(&before));
+    assert!(works(&token("set by the admin, long")));
+    let r = patch_user(&host, &ada_id, json!({}));
+    assert_eq!(r.status, 422, "{}", r.text);
+
+    // The audit trail names each change; no password or token in it.
+    let acme_admin = host.new_key(ADMIN, "acme", "admin");
+    let (audit, actions) = audit_actions(&host, &acme_admin);
+    let actions: Vec<&str> = actions
+        .iter()
+        .map(String::as_str)
+        .filter(|a| a.starts_with("user."))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "user.password_reset",
+            "user.sessions_ended",
+            "user.password_changed",
+            "user.created"
+        ]
+    );
+    for secret in [PASSWORD, NEW, "set by the admin", &fresh] {
+        assert!(!audit.text.contains(secret), "{}", audit.text);
+    }
 }

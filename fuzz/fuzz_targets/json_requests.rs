@@ -18,6 +18,8 @@ fuzz_target!(|data: &[u8]| {
     check::<lode_auth::CreateKey>(data);
     check::<lode_auth::users::Register>(data);
     check::<lode_auth::users::Login>(data);
+    check::<lode_auth::users::ChangePassword>(data);
+    check::<lode_auth::users::UpdateUser>(data);
     check::<lode_jobs::JobRequest>(data);
     check::<lode_jobs::ToolRequest>(data);
     check::<serde_json::Value>(data);

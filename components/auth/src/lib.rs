@@ -1,6 +1,9 @@
 //! Users: `POST /api/auth/register`, `POST /api/auth/login` (public, rate
-//! limited per client address), and for admins `GET /api/users`,
-//! `PATCH /api/users/{id}` (role) and `DELETE /api/users/{id}`.
+//! limited per client address); for the holder of a session token
+//! `POST /api/auth/password` (change it, ending other sessions) and
+//! `POST /api/auth/logout` (end every session); and for admins
+//! `GET /api/users`, `PATCH /api/users/{id}` (role, password reset) and
+//! `DELETE /api/users/{id}`.
 //!
 //! Registration follows the `auth_registration` variable: `admin` (only an
 //! admin key or admin user creates accounts, in its tenant) or `open`
@@ -9,11 +12,11 @@
 
 use lode_api::{ApiError, Pattern};
 use lode_auth::jwt::Secret;
-use lode_auth::users::{ChangeRole, Login, Register};
+use lode_auth::users::{ChangePassword, Login, Register, UpdateUser};
 use lode_auth::{Registration, Users};
 use lode_common::{
-    ApiCall, ApiRequest, Reply, SpinSql, api_call, authenticate, body_limit, client_address,
-    number_variable, rate, read_request, variable,
+    ApiCall, ApiRequest, Reply, SpinSql, api_call, authenticate_or_slow_down, body_limit,
+    client_address, number_variable, rate, read_request, variable,
 };
 use lode_ratelimit::{Budget, Limits};
 use lode_store::ids::now_ms;
@@ -32,6 +35,8 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
     match req.uri().path() {
         "/api/auth/login" => public(req, login).await,
         "/api/auth/register" => public(req, register).await,
+        "/api/auth/password" => public(req, change_password).await,
+        "/api/auth/logout" => public(req, logout).await,
         _ => users(req).await,
     }
 }
@@ -61,13 +66,41 @@ async fn login(sql: &SpinSql, req: ApiRequest) -> Result<Reply, ApiError> {
     let body: Login = req.json(body_limit().await?)?;
     let secret_text = variable("jwt_secret").await?;
     let secret = Secret::new(&secret_text)?;
+    let session = Users::new(sql)
+        .login(body, &secret, token_ttl().await?, now_ms())
+        .await?;
+    Ok(Reply::json(200, &session))
+}
+
+/// `jwt_ttl_secs`, checked to be 1 minute to 1 day.
+async fn token_ttl() -> Result<i64, ApiError> {
     let ttl: i64 = number_variable("jwt_ttl_secs").await?;
     if !(60..=86_400).contains(&ttl) {
         lode_common::log_error!("jwt_ttl_secs must be 60-86400, not {ttl}");
         return Err(ApiError::internal());
     }
-    let session = Users::new(sql).login(body, &secret, ttl, now_ms()).await?;
+    Ok(ttl)
+}
+
+/// A session's holder changes its password (each attempt costs an Argon2
+/// hash, so it shares the login budget); the answer is a fresh session.
+async fn change_password(sql: &SpinSql, req: ApiRequest) -> Result<Reply, ApiError> {
+    let who = authenticate_or_slow_down(sql, &req).await?;
+    slow_down(&req).await?;
+    let body: ChangePassword = req.json(body_limit().await?)?;
+    let secret_text = variable("jwt_secret").await?;
+    let secret = Secret::new(&secret_text)?;
+    let session = Users::new(sql)
+        .change_password(&who, body, &secret, token_ttl().await?, now_ms())
+        .await?;
     Ok(Reply::json(200, &session))
+}
+
+/// Sign out everywhere: every token of the calling user stops working.
+async fn logout(sql: &SpinSql, req: ApiRequest) -> Result<Reply, ApiError> {
+    let who = authenticate_or_slow_down(sql, &req).await?;
+    Users::new(sql).end_sessions(&who, now_ms()).await?;
+    Ok(Reply::empty(204))
 }
 
 async fn register(sql: &SpinSql, req: ApiRequest) -> Result<Reply, ApiError> {
@@ -80,7 +113,7 @@ async fn register(sql: &SpinSql, req: ApiRequest) -> Result<Reply, ApiError> {
     })?;
     // An admin (key or user) may always create accounts in its tenant.
     let caller = match (req.header("authorization"), mode) {
-        (Some(_), _) => Some(authenticate(sql, &req).await?),
+        (Some(_), _) => Some(authenticate_or_slow_down(sql, &req).await?),
         (None, Registration::Open) => {
             slow_down(&req).await?;
             None
@@ -110,9 +143,9 @@ async fn users(req: Request) -> Result<Reply, ApiError> {
     match (route, &req.method) {
         (0, &Method::GET) => Ok(Reply::json(200, json!({ "data": users.list(&who).await? }))),
         (1, &Method::PATCH) => {
-            let body: ChangeRole = req.json(body_limit().await?)?;
+            let body: UpdateUser = req.json(body_limit().await?)?;
             users
-                .set_role(&who, params.get("id"), body.role, now_ms())
+                .update(&who, params.get("id"), body, now_ms())
                 .await?
                 .map(|u| Reply::json(200, &u))
                 .ok_or_else(|| ApiError::not_found("user"))

@@ -272,6 +272,22 @@ pub async fn authenticate(sql: &SpinSql, req: &ApiRequest) -> Result<Principal, 
     Ok(who)
 }
 
+/// [`authenticate`], charging a failure to the client address's anonymous
+/// budget, so that guessing keys or tokens is slow on every route.
+pub async fn authenticate_or_slow_down(
+    sql: &SpinSql,
+    req: &ApiRequest,
+) -> Result<Principal, ApiError> {
+    match authenticate(sql, req).await {
+        Ok(who) => Ok(who),
+        Err(e) => {
+            let limits = lode_ratelimit::Limits::default();
+            rate::check(Budget::Anonymous, &client_address(req), &limits).await?;
+            Err(e)
+        }
+    }
+}
+
 /// The caller's address without the port, from Spin's `spin-client-addr`
 /// header ("unknown" when absent).
 pub fn client_address(req: &ApiRequest) -> String {
@@ -317,15 +333,7 @@ pub async fn api_call_with_uploads(
     let req = read_request(req, limit).await?;
     let sql = SpinSql::open("default").await?;
     lode_store::migrate(&sql).await?;
-    let who = match authenticate(&sql, &req).await {
-        Ok(who) => who,
-        Err(e) => {
-            // No valid key: the client address's budget, so guessing is slow.
-            let limits = lode_ratelimit::Limits::default();
-            rate::check(Budget::Anonymous, &client_address(&req), &limits).await?;
-            return Err(e);
-        }
-    };
+    let who = authenticate_or_slow_down(&sql, &req).await?;
     // Every route declares its scope in one table (404/405 if it is not there).
     let method = req.method.as_str();
     let scope = lode_auth::routes::required_scope(method, &req.path)?;

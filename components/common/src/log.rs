@@ -4,7 +4,7 @@
 //! the worker that runs its job.
 //!
 //! What goes in a line is chosen by the caller; Lode never logs request
-//! bodies, document text, keys, passwords or tokens (tests/logs.rs checks
+//! bodies, document text, keys, passwords or tokens (tests/observability.rs checks
 //! the output of a whole session for them).
 
 use serde_json::{Map, Value, json};

@@ -43,6 +43,11 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at (seconds since the epoch).
     pub exp: i64,
+    /// The user's session generation when the token was issued: changing
+    /// the password or signing out everywhere moves the user's on, which
+    /// refuses every older token (0 for tokens issued before generations).
+    #[serde(default, rename = "gen")]
+    pub generation: i64,
 }
 
 /// The signing key, checked to be long enough.
@@ -146,6 +151,7 @@ mod tests {
             scopes: Scopes::of(&[Scope::DocumentsRead, Scope::Search]),
             iat: now,
             exp: now + 900,
+            generation: 3,
         }
     }
 

@@ -84,13 +84,17 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/metrics", Admin),
 ];
 
-/// Routes served without a key: health, logging in, and registering (which
+/// Routes the table does not check: health, logging in, registering (which
 /// checks for itself whether the deployment requires an admin, see
-/// `lode_auth::users::Registration`). Method and pattern.
+/// `lode_auth::users::Registration`), and a session's own password and
+/// sign-out, which need a user's session token whatever its scopes (the
+/// handler checks it). Method and pattern.
 pub const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("POST", "/api/auth/login"),
     ("POST", "/api/auth/register"),
+    ("POST", "/api/auth/password"),
+    ("POST", "/api/auth/logout"),
 ];
 
 /// The methods served on `path` (for `Allow` and CORS preflights); empty

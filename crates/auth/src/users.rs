@@ -5,7 +5,9 @@
 //!
 //! Every use of a token re-reads the user: a deleted user's tokens stop
 //! working at once, and a demoted user's tokens lose the scopes the new role
-//! lacks, without a revocation list.
+//! lacks, without a revocation list. Each token also carries the user's
+//! session generation: a password change or reset, or signing out
+//! everywhere, moves the generation on and so ends every older session.
 
 use lode_api::ApiError;
 use lode_store::audit::{Action, Audit};
@@ -66,12 +68,27 @@ pub struct Login {
     pub password: String,
 }
 
-/// The body of `PATCH /api/users/{id}`.
+/// The body of `PATCH /api/users/{id}`: a new role, a new password (a
+/// reset, for a user who forgot theirs), or both.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ChangeRole {
+pub struct UpdateUser {
     /// The new role.
-    pub role: Role,
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// The new password; the user's sessions end.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// The body of `POST /api/auth/password`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    /// The password in use, proving the token's holder knows it.
+    pub current_password: String,
+    /// The new one, at least [`password::MIN_LEN`] characters.
+    pub new_password: String,
 }
 
 /// An account as shown: never the password or its hash.
@@ -208,7 +225,9 @@ impl<'a, S: Sql> Users<'a, S> {
         let rows = self
             .sql
             .query(
-                &format!("SELECT {COLUMNS}, password_hash FROM users WHERE email = ?"),
+                &format!(
+                    "SELECT {COLUMNS}, password_hash, token_generation FROM users WHERE email = ?"
+                ),
                 vec![email.into()],
             )
             .await?;
@@ -221,23 +240,96 @@ impl<'a, S: Sql> Users<'a, S> {
         let (Some(row), true) = (found, matches) else {
             return Err(ApiError::unauthorized("invalid email or password"));
         };
-        let user = user_info(row)?;
-        let now = now_ms / 1000;
-        let claims = Claims {
-            iss: jwt::ISSUER.to_string(),
-            sub: user.id.clone(),
-            tenant: user.tenant.clone(),
-            role: user.role,
-            scopes: user.scopes,
-            iat: now,
-            exp: now + ttl_secs,
-        };
-        Ok(Session {
-            access_token: jwt::sign(&claims, secret),
-            token_type: "Bearer",
-            expires_in: ttl_secs,
-            user,
-        })
+        let generation = row.int(6)?;
+        Ok(issue(user_info(row)?, generation, secret, ttl_secs, now_ms))
+    }
+
+    /// The holder of a session token changes its password, proving it knows
+    /// the current one. Every other session of the user ends; the answer is
+    /// a fresh session, so the caller stays logged in.
+    pub async fn change_password(
+        &self,
+        who: &Principal,
+        req: ChangePassword,
+        secret: &Secret<'_>,
+        ttl_secs: i64,
+        now_ms: i64,
+    ) -> Result<Session, ApiError> {
+        let id = session_user(who)?;
+        let rows = self
+            .sql
+            .query(
+                &format!(
+                    "SELECT {COLUMNS}, password_hash, token_generation FROM users \
+                     WHERE id = ? AND tenant = ?"
+                ),
+                vec![id.into(), who.tenant.as_str().into()],
+            )
+            .await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| ApiError::unauthorized("invalid or expired session token"))?;
+        if !password::verify(&req.current_password, &row.text(5)?) {
+            return Err(ApiError::forbidden(
+                "current_password is not this account's password",
+            ));
+        }
+        if req.new_password == req.current_password {
+            return Err(ApiError::invalid(
+                "new_password must differ from current_password",
+            ));
+        }
+        password::check_strength(&req.new_password)?;
+        let generation = row.int(6)?;
+        let moved = self
+            .sql
+            .execute(
+                "UPDATE users SET password_hash = ?, token_generation = token_generation + 1 \
+                 WHERE id = ? AND token_generation = ?",
+                vec![
+                    password::hash(&req.new_password)?.into(),
+                    id.into(),
+                    generation.into(),
+                ],
+            )
+            .await?;
+        if moved == 0 {
+            return Err(ApiError::conflict(
+                "the account's sessions changed meanwhile: log in again",
+            ));
+        }
+        Audit::new(self.sql, &who.tenant)
+            .record(id, Action::UserPasswordChanged, id, json!({}), now_ms)
+            .await?;
+        Ok(issue(
+            user_info(row)?,
+            generation + 1,
+            secret,
+            ttl_secs,
+            now_ms,
+        ))
+    }
+
+    /// Sign out everywhere: every session token of the calling user stops
+    /// working, this one included.
+    pub async fn end_sessions(&self, who: &Principal, now_ms: i64) -> Result<(), ApiError> {
+        let id = session_user(who)?;
+        self.bump_generation(id, &who.tenant).await?;
+        Audit::new(self.sql, &who.tenant)
+            .record(id, Action::UserSessionsEnded, id, json!({}), now_ms)
+            .await?;
+        Ok(())
+    }
+
+    async fn bump_generation(&self, id: &str, tenant: &Tenant) -> Result<(), ApiError> {
+        self.sql
+            .execute(
+                "UPDATE users SET token_generation = token_generation + 1 \
+                 WHERE id = ? AND tenant = ?",
+                vec![id.into(), tenant.as_str().into()],
+            )
+            .await?;
+        Ok(())
     }
 
     /// The accounts `caller` may see: its tenant's, or all for the bootstrap key.
@@ -255,17 +347,63 @@ impl<'a, S: Sql> Users<'a, S> {
         Ok(rows.iter().map(user_info).collect::<Result<_, _>>()?)
     }
 
-    /// Change a user's role; `None` if `caller` sees no such user.
-    pub async fn set_role(
+    /// An admin changes a user's role, or sets a new password for a user
+    /// who forgot theirs (ending the user's sessions), or both; `None` if
+    /// `caller` sees no such user.
+    pub async fn update(
         &self,
         caller: &Principal,
         id: &str,
-        role: Role,
+        req: UpdateUser,
         now_ms: i64,
     ) -> Result<Option<UserInfo>, ApiError> {
-        let Some(before) = self.find(caller, id).await? else {
+        if req.role.is_none() && req.password.is_none() {
+            return Err(ApiError::invalid("give a role, a password, or both"));
+        }
+        if let Some(new) = &req.password {
+            password::check_strength(new)?;
+        }
+        let Some(mut user) = self.find(caller, id).await? else {
             return Ok(None);
         };
+        if let Some(role) = req.role {
+            user = self.set_role(caller, user, role, now_ms).await?;
+        }
+        if let Some(new) = &req.password {
+            if !user.scopes.is_subset(caller.scopes) {
+                return Err(ApiError::forbidden(
+                    "a user with scopes the resetting key lacks keeps their password",
+                ));
+            }
+            self.sql
+                .execute(
+                    "UPDATE users SET password_hash = ?, token_generation = token_generation + 1 \
+                     WHERE id = ?",
+                    vec![password::hash(new)?.into(), id.into()],
+                )
+                .await?;
+            let tenant = Tenant::parse(&user.tenant)?;
+            Audit::new(self.sql, &tenant)
+                .record(
+                    &caller.actor(),
+                    Action::UserPasswordReset,
+                    id,
+                    json!({}),
+                    now_ms,
+                )
+                .await?;
+        }
+        Ok(Some(user))
+    }
+
+    async fn set_role(
+        &self,
+        caller: &Principal,
+        before: UserInfo,
+        role: Role,
+        now_ms: i64,
+    ) -> Result<UserInfo, ApiError> {
+        let id = before.id.as_str();
         if !role.scopes().is_subset(caller.scopes) {
             return Err(ApiError::forbidden(
                 "a user cannot be given scopes that the changing key lacks",
@@ -282,11 +420,11 @@ impl<'a, S: Sql> Users<'a, S> {
         Audit::new(self.sql, &tenant)
             .record(&caller.actor(), Action::UserRoleChanged, id, detail, now_ms)
             .await?;
-        Ok(Some(UserInfo {
+        Ok(UserInfo {
             role,
             scopes: role.scopes(),
             ..before
-        }))
+        })
     }
 
     /// Delete an account: its tokens stop working at once. False if
@@ -321,6 +459,44 @@ impl<'a, S: Sql> Users<'a, S> {
             )
             .await?;
         Ok(rows.first().map(user_info).transpose()?)
+    }
+}
+
+/// A session for `user` in session generation `generation`, valid `ttl_secs`.
+fn issue(
+    user: UserInfo,
+    generation: i64,
+    secret: &Secret<'_>,
+    ttl_secs: i64,
+    now_ms: i64,
+) -> Session {
+    let now = now_ms / 1000;
+    let claims = Claims {
+        iss: jwt::ISSUER.to_string(),
+        sub: user.id.clone(),
+        tenant: user.tenant.clone(),
+        role: user.role,
+        scopes: user.scopes,
+        iat: now,
+        exp: now + ttl_secs,
+        generation,
+    };
+    Session {
+        access_token: jwt::sign(&claims, secret),
+        token_type: "Bearer",
+        expires_in: ttl_secs,
+        user,
+    }
+}
+
+/// The user behind a session token; 403 for API keys, which have no
+/// password or sessions of their own.
+fn session_user(who: &Principal) -> Result<&str, ApiError> {
+    match &who.credential {
+        Credential::User(id) => Ok(id),
+        _ => Err(ApiError::forbidden(
+            "only a user's session token has a password and sessions; API keys are revoked instead",
+        )),
     }
 }
 
@@ -360,9 +536,9 @@ fn normalize_email(email: &str) -> Result<String, ApiError> {
     }
 }
 
-/// The principal of a session token: valid signature and lifetime, and a
-/// user that still exists in the token's tenant; its scopes are the token's
-/// narrowed to the user's current role.
+/// The principal of a session token: valid signature and lifetime, a user
+/// that still exists in the token's tenant, and the user's current session
+/// generation; its scopes are the token's narrowed to the user's current role.
 pub(crate) async fn authenticate_token<S: Sql>(
     sql: &S,
     token: &str,
@@ -374,11 +550,14 @@ pub(crate) async fn authenticate_token<S: Sql>(
     let claims = jwt::verify(token, &secret, now_ms / 1000).map_err(|_| refused())?;
     let rows = sql
         .query(
-            "SELECT role FROM users WHERE id = ? AND tenant = ?",
+            "SELECT role, token_generation FROM users WHERE id = ? AND tenant = ?",
             vec![claims.sub.clone().into(), claims.tenant.clone().into()],
         )
         .await?;
     let row = rows.first().ok_or_else(refused)?;
+    if row.int(1)? != claims.generation {
+        return Err(refused());
+    }
     let role = Role::parse(&row.text(0)?).ok_or_else(ApiError::internal)?;
     Ok(Principal {
         tenant: Tenant::parse(&claims.tenant)?,
@@ -407,6 +586,13 @@ mod tests {
             password: "a long password".into(),
             role,
             tenant: None,
+        }
+    }
+
+    fn role(role: Role) -> UpdateUser {
+        UpdateUser {
+            role: Some(role),
+            password: None,
         }
     }
 
@@ -481,7 +667,7 @@ mod tests {
             assert_eq!(e.status(), 401);
             // Demoted: the same token loses the editor's scopes at once.
             users
-                .set_role(&root, &ada.id, Role::Viewer, 4_000)
+                .update(&root, &ada.id, role(Role::Viewer), 4_000)
                 .await
                 .unwrap()
                 .unwrap();
@@ -506,6 +692,165 @@ mod tests {
                     .unwrap_err()
                     .status(),
                 401
+            );
+        });
+    }
+
+    #[test]
+    fn password_changes_resets_and_signing_out_end_older_sessions() {
+        let db = RusqliteSql::memory();
+        RusqliteSql::block_on(async {
+            let root = root(&db).await;
+            let users = Users::new(&db);
+            let mut req = register("ada@example.com", Some(Role::Editor));
+            req.tenant = Some("acme".into());
+            let ada = users.register(Some(&root), req, 1_000).await.unwrap();
+            let secret = Secret::new(JWT).unwrap();
+            let login = |pw: &str| Login {
+                email: "ada@example.com".into(),
+                password: pw.into(),
+            };
+            let bearer = |s: &Session| format!("Bearer {}", s.access_token);
+            let who = async |s: &Session| authenticate(&db, Some(&bearer(s)), SECRETS, 3_000).await;
+            let phone = users
+                .login(login("a long password"), &secret, 900, 2_000)
+                .await
+                .unwrap();
+            let laptop = users
+                .login(login("a long password"), &secret, 900, 2_000)
+                .await
+                .unwrap();
+            let me = who(&laptop).await.unwrap();
+            let change = |current: &str, new: &str| ChangePassword {
+                current_password: current.into(),
+                new_password: new.into(),
+            };
+
+            // Wrong current password, the same one again, too short; and
+            // API keys have no password to change.
+            let status = async |who: &Principal, c: ChangePassword| {
+                users
+                    .change_password(who, c, &secret, 900, 2_500)
+                    .await
+                    .err()
+                    .map(|e| e.status())
+            };
+            assert_eq!(
+                status(&me, change("wrong one!!", "another long one")).await,
+                Some(403)
+            );
+            assert_eq!(
+                status(&me, change("a long password", "a long password")).await,
+                Some(422)
+            );
+            assert_eq!(
+                status(&me, change("a long password", "short")).await,
+                Some(422)
+            );
+            assert_eq!(
+                status(&root, change("a long password", "another long one")).await,
+                Some(403)
+            );
+            assert!(who(&phone).await.is_ok(), "failed attempts change nothing");
+
+            // A change: every older session ends, the answer is a new one.
+            let fresh = users
+                .change_password(
+                    &me,
+                    change("a long password", "another long one"),
+                    &secret,
+                    900,
+                    2_500,
+                )
+                .await
+                .unwrap();
+            assert_eq!(who(&phone).await.unwrap_err().status(), 401);
+            assert_eq!(who(&laptop).await.unwrap_err().status(), 401);
+            assert_eq!(
+                who(&fresh).await.unwrap().credential,
+                Credential::User(ada.id.clone())
+            );
+            assert!(
+                users
+                    .login(login("a long password"), &secret, 900, 2_600)
+                    .await
+                    .is_err()
+            );
+            let again = users
+                .login(login("another long one"), &secret, 900, 2_600)
+                .await
+                .unwrap();
+
+            // Sign out everywhere: this token and every other.
+            users
+                .end_sessions(&who(&again).await.unwrap(), 2_700)
+                .await
+                .unwrap();
+            assert_eq!(who(&again).await.unwrap_err().status(), 401);
+            assert_eq!(who(&fresh).await.unwrap_err().status(), 401);
+
+            // An admin resets a forgotten password (sessions end, the new
+            // password works); an admin lacking the user's scopes cannot.
+            let later = users
+                .login(login("another long one"), &secret, 900, 2_800)
+                .await
+                .unwrap();
+            let narrow = Principal {
+                scopes: Scopes::of(&[Scope::Admin]),
+                ..root.clone()
+            };
+            let reset = |pw: &str| UpdateUser {
+                role: None,
+                password: Some(pw.into()),
+            };
+            let e = users
+                .update(&narrow, &ada.id, reset("reset by admin"), 2_900)
+                .await;
+            assert_eq!(e.unwrap_err().status(), 403);
+            let e = users
+                .update(
+                    &root,
+                    &ada.id,
+                    UpdateUser {
+                        role: None,
+                        password: None,
+                    },
+                    2_900,
+                )
+                .await;
+            assert_eq!(e.unwrap_err().status(), 422);
+            users
+                .update(&root, &ada.id, reset("reset by admin"), 2_900)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(who(&later).await.unwrap_err().status(), 401);
+            assert!(
+                users
+                    .login(login("reset by admin"), &secret, 900, 3_000)
+                    .await
+                    .is_ok()
+            );
+
+            // The audit log has each, and no password.
+            let log = Audit::new(&db, &Tenant::parse("acme").unwrap())
+                .list(10, None)
+                .await
+                .unwrap();
+            let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+            assert_eq!(
+                actions,
+                [
+                    "user.password_reset",
+                    "user.sessions_ended",
+                    "user.password_changed",
+                    "user.created"
+                ]
+            );
+            let dump = format!("{log:?}");
+            assert!(
+                !dump.contains("long") && !dump.contains("reset by admin"),
+                "{dump}"
             );
         });
     }
@@ -594,7 +939,7 @@ mod tests {
             assert!(!users.delete(&acme, &v.id, 3).await.unwrap());
             assert!(
                 users
-                    .set_role(&acme, &v.id, Role::Editor, 3)
+                    .update(&acme, &v.id, role(Role::Editor), 3)
                     .await
                     .unwrap()
                     .is_none()

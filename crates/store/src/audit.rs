@@ -28,6 +28,12 @@ pub enum Action {
     UserRoleChanged,
     /// A user account was deleted.
     UserDeleted,
+    /// A user changed their own password; their other sessions ended.
+    UserPasswordChanged,
+    /// An admin set a user's password; the user's sessions ended.
+    UserPasswordReset,
+    /// A user ended all of their sessions (sign out everywhere).
+    UserSessionsEnded,
 }
 
 impl Action {
@@ -42,6 +48,9 @@ impl Action {
             Action::UserCreated => "user.created",
             Action::UserRoleChanged => "user.role_changed",
             Action::UserDeleted => "user.deleted",
+            Action::UserPasswordChanged => "user.password_changed",
+            Action::UserPasswordReset => "user.password_reset",
+            Action::UserSessionsEnded => "user.sessions_ended",
         }
     }
 }

@@ -281,6 +281,16 @@ pub const MIGRATIONS: &[Migration] = &[
         )",
         ],
     },
+    Migration {
+        version: 11,
+        name: "session generations: changing a password ends a user's sessions",
+        statements: &[
+            // Every session token carries the generation it was issued in;
+            // a password change, reset or sign-out everywhere moves it on,
+            // and tokens of older generations are refused (crates/auth/src/users.rs).
+            "ALTER TABLE users ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0",
+        ],
+    },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -350,10 +360,10 @@ mod tests {
         RusqliteSql::block_on(async {
             assert_eq!(
                 migrate(&db).await.unwrap(),
-                vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+                vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
             );
             assert!(migrate(&db).await.unwrap().is_empty());
-            assert_eq!(current_version(&db).await.unwrap(), 10);
+            assert_eq!(current_version(&db).await.unwrap(), 11);
         });
     }
 
