@@ -189,10 +189,15 @@ fn request_ids_follow_requests_into_jobs_and_llm_calls_and_logs_hold_no_secrets(
     assert_eq!(access["route"], "/api/documents");
     assert_eq!(access["status"], 201);
     assert_eq!(access["tenant"], "acme");
+    assert_eq!(
+        access["component"], "lode-documents",
+        "lines name the component serving the request, not the shared library"
+    );
     assert!(access["duration_ms"].as_f64().unwrap() >= 0.0);
     assert!(access["ts"].as_str().unwrap().ends_with('Z'));
     assert!(
         lode.iter().any(|l| l["request_id"] == "obs-job-1"
+            && l["component"] == "lode-tool-worker"
             && l["msg"].as_str().is_some_and(|m| m.contains("claimed"))),
         "the worker logged under the job's request id:\n{}",
         lines.join("\n")

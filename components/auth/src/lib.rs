@@ -28,7 +28,7 @@ const ROUTES: &[Pattern] = &[Pattern("/api/users"), Pattern("/api/users/{id}")];
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    lode_common::handle(req, serve).await
+    lode_common::handle(env!("CARGO_PKG_NAME"), req, serve).await
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {

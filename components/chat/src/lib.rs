@@ -66,7 +66,7 @@ const MAX_HISTORY: usize = 50;
 /// streamed answer is counted when its headers go out.
 #[http_service]
 async fn handle(req: Request) -> http::Response<answer::Body> {
-    let (method, path) = lode_common::http::begin(&req).await;
+    let (method, path) = lode_common::http::begin(env!("CARGO_PKG_NAME"), &req).await;
     if method == Method::OPTIONS {
         let reply = lode_common::http::preflight(&req, &path);
         return answer::boxed(lode_common::http::finish(&method, &path, reply).await);

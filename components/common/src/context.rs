@@ -13,6 +13,8 @@ use lode_store::ids::random_bytes;
 /// The current request (or queued job).
 #[derive(Debug, Clone)]
 pub struct Context {
+    /// The component serving it (its package name), named in every log line.
+    pub component: &'static str,
     /// `X-Request-Id` as received (when well-formed) or made here.
     pub request_id: String,
     /// When the request arrived.
@@ -27,10 +29,16 @@ thread_local! {
     static CURRENT: RefCell<Option<Context>> = const { RefCell::new(None) };
 }
 
-/// Start a request's context: its id is `header` when that is 1-128
-/// characters of `[A-Za-z0-9._:-]` (so it cannot forge log lines), else new.
-pub fn begin(header: Option<&str>, cors_origin: Option<String>) -> Context {
+/// Start a request's context in `component`: its id is `header` when that
+/// is 1-128 characters of `[A-Za-z0-9._:-]` (so it cannot forge log lines),
+/// else new.
+pub fn begin(
+    component: &'static str,
+    header: Option<&str>,
+    cors_origin: Option<String>,
+) -> Context {
     let ctx = Context {
+        component,
         request_id: lode_api::headers::accept_request_id(header)
             .map(str::to_string)
             .unwrap_or_else(new_request_id),

@@ -23,13 +23,18 @@ const CORS_EXPOSE_HEADERS: &str = "x-request-id, location, retry-after, ratelimi
 /// How long a browser may cache a preflight answer (seconds).
 const CORS_MAX_AGE: &str = "600";
 
-/// Serve `req` with `serve`, framed as described in the module docs.
-pub async fn handle<F, Fut>(req: Request, serve: F) -> Response<Full<Bytes>>
+/// Serve `req` with `serve` in `component` (its package name, so
+/// `env!("CARGO_PKG_NAME")`), framed as described in the module docs.
+pub async fn handle<F, Fut>(
+    component: &'static str,
+    req: Request,
+    serve: F,
+) -> Response<Full<Bytes>>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
-    let (method, path) = begin(&req).await;
+    let (method, path) = begin(component, &req).await;
     if method == Method::OPTIONS {
         return finish(&method, &path, preflight(&req, &path)).await;
     }
@@ -37,15 +42,16 @@ where
     finish(&method, &path, result).await
 }
 
-/// Start the request's context from its headers; its method and path.
-pub async fn begin(req: &Request) -> (Method, String) {
+/// Start the request's context in `component` from its headers; its
+/// method and path.
+pub async fn begin(component: &'static str, req: &Request) -> (Method, String) {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let origin = header("origin").map(str::to_string);
     let cors_origin = match origin {
         Some(origin) if cors_allows(&origin).await => Some(origin),
         _ => None,
     };
-    context::begin(header("x-request-id"), cors_origin);
+    context::begin(component, header("x-request-id"), cors_origin);
     (req.method().clone(), req.uri().path().to_string())
 }
 

@@ -36,8 +36,10 @@ impl Lease<'_> {
     }
 }
 
-/// Claim the job whose id is `message` and run `work` on it.
+/// Claim the job whose id is `message` and run `work` on it, logging as
+/// `component` (the worker's package name).
 pub async fn run_job(
+    component: &'static str,
     message: Vec<u8>,
     work: impl AsyncFnOnce(&SpinSql, &Job, &Lease<'_>) -> Result<Done, Failure>,
 ) -> anyhow::Result<()> {
@@ -52,7 +54,7 @@ pub async fn run_job(
         return Ok(()); // done, taken, or not due: nothing to do
     };
     // The job's logs and LLM calls carry the id of the request that queued it.
-    crate::context::begin(job.request_id.as_deref(), None);
+    crate::context::begin(component, job.request_id.as_deref(), None);
     crate::context::set_tenant(&job.tenant);
     crate::log_info!(
         "{} job {} claimed by {worker} (attempt {}/{})",

@@ -12,8 +12,12 @@ use serde_json::{Map, Value, json};
 use crate::context;
 
 /// Write one log line: `fields` (an object) merged with `ts`, `level`,
-/// `component`, `request_id` and `tenant` when known.
-pub fn line(level: &str, component: &str, event: &str, fields: Value) {
+/// `component`, `request_id` and `tenant` when known. `component` is the
+/// component serving the request when there is one (whichever crate wrote
+/// the line), else `crate_name`.
+pub fn line(level: &str, crate_name: &str, event: &str, fields: Value) {
+    let ctx = context::current();
+    let component = ctx.as_ref().map_or(crate_name, |c| c.component);
     let mut out = Map::new();
     out.insert(
         "ts".into(),
@@ -22,7 +26,7 @@ pub fn line(level: &str, component: &str, event: &str, fields: Value) {
     out.insert("level".into(), json!(level));
     out.insert("component".into(), json!(component));
     out.insert("event".into(), json!(event));
-    if let Some(ctx) = context::current() {
+    if let Some(ctx) = ctx {
         out.insert("request_id".into(), json!(ctx.request_id));
         if let Some(tenant) = ctx.tenant {
             out.insert("tenant".into(), json!(tenant));

@@ -38,7 +38,7 @@ const UPLOAD_ROUTES: &[usize] = &[1];
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    lode_common::handle(req, serve).await
+    lode_common::handle(env!("CARGO_PKG_NAME"), req, serve).await
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {

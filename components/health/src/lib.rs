@@ -12,7 +12,7 @@ use spin_sdk::{http_service, key_value, sqlite};
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    lode_common::handle(req, serve).await
+    lode_common::handle(env!("CARGO_PKG_NAME"), req, serve).await
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {

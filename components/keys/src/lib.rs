@@ -17,7 +17,7 @@ const ROUTES: &[Pattern] = &[
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    lode_common::handle(req, serve).await
+    lode_common::handle(env!("CARGO_PKG_NAME"), req, serve).await
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {

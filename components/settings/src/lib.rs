@@ -14,7 +14,7 @@ const ROUTES: &[Pattern] = &[Pattern("/api/settings")];
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    lode_common::handle(req, serve).await
+    lode_common::handle(env!("CARGO_PKG_NAME"), req, serve).await
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {

@@ -22,7 +22,7 @@ use spin_sdk::redis_subscriber;
 
 #[redis_subscriber]
 async fn on_message(message: Vec<u8>) -> anyhow::Result<()> {
-    run_job(message, async |sql, job, lease| {
+    run_job(env!("CARGO_PKG_NAME"), message, async |sql, job, lease| {
         let result = run(sql, job, &JobProgress(lease)).await?;
         Ok(Done {
             document_id: result["document_id"].as_str().map(str::to_string),
