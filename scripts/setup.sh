@@ -16,6 +16,14 @@ if ! command -v redis-server >/dev/null 2>&1; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
 fi
+# The real Spin CLI of the tests (../shared/spin) links libssl 3.
+if [ -d ../shared/spin ] && ! ldconfig -p | grep -q 'libssl\.so\.3'; then
+  echo "setup: installing libssl3 (for the real-Spin test)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libssl3 >/dev/null
+fi
 # The official OpenAI Python client, for the test of Lode's /v1 surface.
 if ! python3 -c 'import openai' 2>/dev/null; then
   echo "setup: installing the openai Python client"

@@ -175,7 +175,7 @@ fn start(registry: &str, origins: &[&str], extra: &[(&str, &str)]) -> Host {
         ("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN),
         ("SPIN_VARIABLE_LLM_REGISTRY", registry),
     ];
-    let names = ["SPIN_VARIABLE_LLM_ORIGIN_1", "SPIN_VARIABLE_LLM_ORIGIN_3"];
+    let names = ["SPIN_VARIABLE_LLM_ORIGIN_A", "SPIN_VARIABLE_LLM_ORIGIN_C"];
     for (name, origin) in names.iter().zip(origins) {
         env.push((name, origin));
     }
@@ -433,13 +433,13 @@ fn streamed_answers_arrive_as_events_from_openai_and_anthropic() {
                 "claude",
                 "anthropic",
                 &anthropic.origin,
-                Some("llm_key_2"),
+                Some("llm_key_b"),
                 0.9,
             ),
             ("local", "openai", &openai.origin, None, 0.5),
         ]),
         &[&anthropic.origin, &openai.origin],
-        &[("SPIN_VARIABLE_LLM_KEY_2", "sk-ant-secret-test")],
+        &[("SPIN_VARIABLE_LLM_KEY_B", "sk-ant-secret-test")],
     );
     anthropic.push(anthropic_stream(&[
         "Lift ",
@@ -527,12 +527,12 @@ fn retries_honour_retry_after_then_fall_back_and_the_circuit_opens_and_closes() 
     let backup = ScriptedLlm::start();
     let host = start(
         &registry(&[
-            ("primary", "openai", &primary.origin, Some("llm_key_1"), 0.9),
+            ("primary", "openai", &primary.origin, Some("llm_key_a"), 0.9),
             ("backup", "openai", &backup.origin, None, 0.5),
         ]),
         &[&primary.origin, &backup.origin],
         &[
-            ("SPIN_VARIABLE_LLM_KEY_1", "sk-primary-secret"),
+            ("SPIN_VARIABLE_LLM_KEY_A", "sk-primary-secret"),
             ("SPIN_VARIABLE_LLM_CIRCUIT_THRESHOLD", "2"),
             ("SPIN_VARIABLE_LLM_CIRCUIT_COOLDOWN_SECS", "3"),
         ],

@@ -73,7 +73,7 @@ fn time_to_first_token_overhead() {
         &[
             ("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN),
             ("SPIN_VARIABLE_LLM_REGISTRY", &registry),
-            ("SPIN_VARIABLE_LLM_ORIGIN_3", &llm.origin),
+            ("SPIN_VARIABLE_LLM_ORIGIN_C", &llm.origin),
         ],
     );
     let doc = host.json(

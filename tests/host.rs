@@ -146,11 +146,45 @@ fn routing_and_spin_headers() {
 }
 
 #[test]
-fn dependencies_are_composed() {
+fn dependencies_are_composed_and_get_only_what_they_inherit() {
     let host = start(None, &[]);
     assert_eq!(
         probe(&host, "/probe/greet/ann")["ok"],
         "hello, ann, from the greeter component"
+    );
+    // The probe sees its `environment`; the greeter, which inherits nothing,
+    // is composed with Spin's deny adapter and sees none of it, as on Spin.
+    assert_eq!(
+        probe(&host, "/probe/env/LODE_PROBE_ENV")["ok"],
+        "from-probe"
+    );
+    assert_eq!(
+        probe(&host, "/probe/greet-env/LODE_PROBE_ENV")["ok"],
+        Value::Null
+    );
+    drop(host);
+
+    // Inheriting the `environment` set lets exactly that through.
+    let manifest = std::fs::read_to_string(repo().join("tests/spin.toml"))
+        .unwrap()
+        .replace("\"../target/", &format!("\"{}/target/", repo().display()))
+        .replace(
+            "\"lode:test/greet\" = { component = \"greeter\" }",
+            "\"lode:test/greet\" = { component = \"greeter\", inherit_configuration = [\"environment\"] }",
+        );
+    assert!(manifest.contains("inherit_configuration"));
+    let dir = temp_dir("inherit");
+    std::fs::write(dir.join("spin.toml"), manifest).unwrap();
+    let host = Host::start(
+        dir.join("spin.toml").to_str().unwrap(),
+        &[
+            ("SPIN_VARIABLE_SECRET_TOKEN", TOKEN),
+            ("SPIN_VARIABLE_REDIS_ADDRESS", "redis://127.0.0.1:1"),
+        ],
+    );
+    assert_eq!(
+        probe(&host, "/probe/greet-env/LODE_PROBE_ENV")["ok"],
+        "from-probe"
     );
 }
 

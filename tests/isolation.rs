@@ -80,7 +80,7 @@ fn another_tenant_reaches_none_of_a_tenants_ids() {
         &[
             ("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN),
             ("SPIN_VARIABLE_LLM_REGISTRY", &registry),
-            ("SPIN_VARIABLE_LLM_ORIGIN_3", &llm.origin),
+            ("SPIN_VARIABLE_LLM_ORIGIN_C", &llm.origin),
         ],
     );
     let (_, a) = admin_key(&host, "acme");

@@ -21,7 +21,7 @@ const ORIGIN: &str = "https://app.example.com";
 fn start(llm: &ScriptedLlm, redis_url: &str) -> Host {
     let registry = json!({
         "providers": [{"name": "local", "protocol": "openai", "base_url": llm.origin,
-                       "key_variable": "llm_key_3"}],
+                       "key_variable": "llm_key_c"}],
         "models": [{"name": "small", "provider": "local", "context_length": 8000,
                     "cost_per_1k_input": 1.0, "cost_per_1k_output": 2.0}]
     })
@@ -31,8 +31,8 @@ fn start(llm: &ScriptedLlm, redis_url: &str) -> Host {
         &[
             ("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN),
             ("SPIN_VARIABLE_LLM_REGISTRY", registry.as_str()),
-            ("SPIN_VARIABLE_LLM_ORIGIN_3", llm.origin.as_str()),
-            ("SPIN_VARIABLE_LLM_KEY_3", LLM_KEY),
+            ("SPIN_VARIABLE_LLM_ORIGIN_C", llm.origin.as_str()),
+            ("SPIN_VARIABLE_LLM_KEY_C", LLM_KEY),
             ("SPIN_VARIABLE_REDIS_URL", redis_url),
             ("SPIN_VARIABLE_JWT_SECRET", JWT_SECRET),
             ("SPIN_VARIABLE_CORS_ALLOWED_ORIGINS", ORIGIN),

@@ -719,12 +719,12 @@ fn tenant_chunking_settings_apply_unless_the_request_overrides_them() {
 fn start_with_embed(component: &str, extra: &[(&str, &str)]) -> Host {
     let manifest = std::fs::read_to_string(lode_tests::repo().join("spin.toml")).unwrap();
     let swapped = manifest.replace(
-        "\"lode:pipeline/embed\" = { component = \"embed\" }",
-        &format!("\"lode:pipeline/embed\" = {{ component = \"{component}\" }}"),
+        "\"lode:embed/embed\" = { component = \"embed\" }",
+        &format!("\"lode:embed/embed\" = {{ component = \"{component}\" }}"),
     );
     assert_ne!(
         manifest, swapped,
-        "spin.toml wires lode:pipeline/embed to the embed component"
+        "spin.toml wires lode:embed/embed to the embed component"
     );
     let name = format!(".test-{component}-{}.toml", std::process::id());
     let path = lode_tests::repo().join(&name);

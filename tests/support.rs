@@ -92,18 +92,44 @@ impl Host {
             .arg(repo().join(manifest))
             .args(["--listen", "127.0.0.1:0", "--state-dir"])
             .arg(&state_dir)
-            .env_remove("SPIN_HTTP_LISTEN_ADDR")
             // Compile each component once for the whole test run.
             .env(
                 "LODE_COMPILE_CACHE",
                 repo().join("target/lode-test-compile-cache"),
-            )
+            );
+        Host::spawn(cmd, "lode-host", env, state_dir)
+    }
+
+    /// Run `manifest` on the real Spin CLI at `spin` (`spin up`), listening
+    /// on a free port, with its own state directory.
+    pub fn start_spin(
+        spin: &Path,
+        manifest: &str,
+        env: &[(&str, &str)],
+        state_dir: PathBuf,
+    ) -> Host {
+        let mut cmd = Command::new(spin);
+        cmd.args(["up", "--from"])
+            .arg(repo().join(manifest))
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{}", free_port()),
+                "--state-dir",
+            ])
+            .arg(&state_dir)
+            // Spin's own wasmtime compilation cache, kept with the build.
+            .env("XDG_CACHE_HOME", repo().join("target/spin-cache"));
+        Host::spawn(cmd, "spin", env, state_dir)
+    }
+
+    fn spawn(mut cmd: Command, what: &str, env: &[(&str, &str)], state_dir: PathBuf) -> Host {
+        cmd.env_remove("SPIN_HTTP_LISTEN_ADDR")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("start lode-host");
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {what}: {e}"));
         let output = Arc::new(Mutex::new(Vec::new()));
         let mut readers = Vec::new();
         for stream in [
@@ -125,17 +151,19 @@ impl Host {
             state_dir,
         };
         host.base = wait_for(
-            "lode-host to print its address",
+            &format!("{what} to print its address"),
             // Generous: a cold compile cache means compiling every
-            // component (three of them hold the 300 MB embed step).
+            // component (four of them hold the 300 MB embed step).
             Duration::from_secs(900),
             || {
                 if let Ok(Some(status)) = host.child.try_wait() {
-                    panic!("lode-host exited with {status}:\n{}", host.log());
+                    panic!("{what} exited with {status}:\n{}", host.log());
                 }
-                host.lines()
-                    .iter()
-                    .find_map(|l| l.strip_prefix("Serving ").map(str::to_string))
+                host.lines().iter().find_map(|l| {
+                    l.trim()
+                        .strip_prefix("Serving ")
+                        .map(|a| a.trim_end_matches('/').to_string())
+                })
             },
         );
         host

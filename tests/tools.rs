@@ -26,7 +26,7 @@ fn start_with(llm: &ScriptedLlm, context: u32, extra: &[(&str, &str)]) -> Host {
     let mut env = vec![
         ("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN),
         ("SPIN_VARIABLE_LLM_REGISTRY", registry.as_str()),
-        ("SPIN_VARIABLE_LLM_ORIGIN_3", llm.origin.as_str()),
+        ("SPIN_VARIABLE_LLM_ORIGIN_C", llm.origin.as_str()),
     ];
     env.extend_from_slice(extra);
     Host::start_in("spin.toml", &env, temp_dir("tools"))

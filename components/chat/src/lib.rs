@@ -15,7 +15,7 @@
 //!   `lode-rag` answers from the documents; other names are proxied to the
 //!   registry) and `/v1/embeddings` (`openai.rs`).
 //!
-//! The query is embedded by the composed `lode:pipeline/embed` step, the
+//! The query is embedded by the composed `lode:embed/embed` step, the
 //! same model that embedded the chunks; providers are called through
 //! `lode-llm-client`.
 
@@ -38,6 +38,8 @@ use spin_sdk::http_service;
 
 spin_sdk::wit_bindgen::generate!({
     world: "chat",
+    // The step interfaces live in their own packages (wit/deps/).
+    generate_all,
     path: "../../wit",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });
@@ -206,7 +208,7 @@ impl Retrieval {
             metadata: self.metadata.clone(),
         }
         .validate(None)?;
-        let model = lode::pipeline::embed::model();
+        let model = lode::embed::embed::model();
         let vector = embed_query(&query.text).await?;
         let hits = Index::new(sql, tenant, &model)
             .search(&query, Some(&vector))
@@ -215,7 +217,7 @@ impl Retrieval {
     }
 
     fn describe(&self) -> Json {
-        json!({"mode": "hybrid", "k": self.k, "min_score": self.min_score, "model": lode::pipeline::embed::model()})
+        json!({"mode": "hybrid", "k": self.k, "min_score": self.min_score, "model": lode::embed::embed::model()})
     }
 }
 
@@ -311,7 +313,7 @@ fn sources(hits: Vec<SearchHit>, min_score: f64) -> Vec<Source> {
 /// Embed the query with the composed embed step.
 async fn embed_query(text: &str) -> Result<Vec<f32>, ApiError> {
     let started = std::time::Instant::now();
-    let out = lode::pipeline::embed::embed(&[text.to_string()]).map_err(|e| {
+    let out = lode::embed::embed::embed(&[text.to_string()]).map_err(|e| {
         lode_common::log_error!("embed step failed: {e}");
         ApiError::unavailable("the embedding model is unavailable")
     })?;

@@ -29,7 +29,8 @@ use serde_json::{Value as Json, json};
 
 use crate::Retrieval;
 use crate::answer::{self, Framing, Question, Served};
-use crate::lode::pipeline::{chunk, embed};
+use crate::lode::chunk::chunk;
+use crate::lode::embed::embed;
 
 /// The model that answers from the tenant's documents.
 pub const RAG_MODEL: &str = "lode-rag";

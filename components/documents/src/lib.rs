@@ -6,7 +6,7 @@
 //! or changing a document through JSON runs the pipeline in the request:
 //! chunk → embed (only chunks not already indexed) → store the document →
 //! index its chunks. The steps are separate components
-//! composed in through `lode:pipeline` (see `wit/pipeline.wit`); storage and
+//! composed in through the step packages (see `wit/worlds.wit`); storage and
 //! validation live in `lode-store` and `lode-index`.
 
 mod queued;

@@ -1,6 +1,6 @@
 //! Ingestion shared by every component that ingests (the documents API and
 //! the queue worker): the pipeline steps
-//! (`lode:pipeline/{extract,chunk,embed}`, composed in through the
+//! (`lode:{extract,chunk,embed}`, composed in through the
 //! component's `[component.x.dependencies]`), URL fetching, and the sequence
 //! extracted text → stored document → chunks, vectors and full-text rows.
 //! A component that links this crate imports the `ingest` world.
@@ -20,6 +20,8 @@ pub mod pipeline;
 
 spin_sdk::wit_bindgen::generate!({
     world: "ingest",
+    // The step interfaces live in their own packages (wit/deps/).
+    generate_all,
     path: "../../wit",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });
@@ -77,7 +79,7 @@ pub async fn add(
     sql: &SpinSql,
     tenant: &Tenant,
     input: DocumentInput,
-    pages: &[lode::pipeline::extract::PageSpan],
+    pages: &[lode::extract::extract::PageSpan],
     chunking: Chunking,
     progress: &impl Progress,
 ) -> Result<Ingested, ApiError> {

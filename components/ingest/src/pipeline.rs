@@ -1,4 +1,4 @@
-//! Calls into the pipeline step components (`lode:pipeline/{extract,chunk,embed}`,
+//! Calls into the pipeline step components (`lode:{extract,chunk,embed}`,
 //! composed in through `[component.documents.dependencies]`), with their
 //! failures turned into API errors, and the chunk → embed → index sequence.
 
@@ -9,7 +9,9 @@ use lode_index::ChunkRecord;
 use lode_store::Tenant;
 use lode_store::ids::sha256_hex;
 
-use crate::lode::pipeline::{chunk, embed, extract};
+use crate::lode::chunk::chunk;
+use crate::lode::embed::embed;
+use crate::lode::extract::extract;
 use lode_store::Chunking;
 
 /// Pages a PDF may have before it is refused.

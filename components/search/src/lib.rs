@@ -1,7 +1,7 @@
 //! The search API: `POST /api/search` (`mode`: `vector`, `fulltext` or
 //! `hybrid`, the default) and the fixed-mode aliases `/api/search/vector` and
 //! `/api/search/fulltext`. The query is embedded by the composed
-//! `lode:pipeline/embed` step (the same model that embedded the chunks);
+//! `lode:embed/embed` step (the same model that embedded the chunks);
 //! ranking, fusion, filters and snippets live in `lode-index`.
 
 use lode_api::{ApiError, Pattern};
@@ -13,6 +13,8 @@ use spin_sdk::http_service;
 
 spin_sdk::wit_bindgen::generate!({
     world: "search",
+    // The step interfaces live in their own packages (wit/deps/).
+    generate_all,
     path: "../../wit",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });
@@ -43,7 +45,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
     let query = req
         .json::<SearchRequest>(body_limit().await?)?
         .validate(route_mode)?;
-    let model = lode::pipeline::embed::model();
+    let model = lode::embed::embed::model();
     let vector = match query.needs_vector() {
         true => Some(embed_query(&query.text).await?),
         false => None,
@@ -59,7 +61,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
 
 async fn embed_query(text: &str) -> Result<Vec<f32>, ApiError> {
     let started = std::time::Instant::now();
-    let mut out = lode::pipeline::embed::embed(&[text.to_string()]).map_err(|e| {
+    let mut out = lode::embed::embed::embed(&[text.to_string()]).map_err(|e| {
         lode_common::log_error!("embed step failed: {e}");
         ApiError::unavailable("the embedding model is unavailable")
     })?;

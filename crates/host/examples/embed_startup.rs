@@ -40,8 +40,8 @@ async fn main() -> Result<()> {
         let mut store = Store::new(&engine, Ctx::new());
         let instance = pre.instantiate_async(&mut store).await?;
         let iface = instance
-            .get_export_index(&mut store, None, "lode:pipeline/embed@0.1.0")
-            .context("no lode:pipeline/embed export")?;
+            .get_export_index(&mut store, None, "lode:embed/embed@0.1.0")
+            .context("no lode:embed/embed export")?;
         let idx = instance
             .get_export_index(&mut store, Some(&iface), "embed")
             .context("no embed function")?;

@@ -51,7 +51,7 @@ impl HttpTrigger {
                 .trigger
                 .http
                 .iter()
-                .map(|t| (t.route.as_str(), t.component.as_str())),
+                .map(|t| (t.route.as_str(), t.component.as_ref())),
         );
         for (component, route) in &router.duplicates {
             eprintln!(

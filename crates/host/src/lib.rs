@@ -10,6 +10,7 @@ pub mod allowed_hosts;
 pub mod build;
 pub mod compose;
 pub mod http_server;
+pub mod ids;
 pub mod manifest;
 pub mod outbound;
 pub mod redis_trigger;

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use crate::ids::{DependencyName, KebabId, LowerSnakeId};
+
 /// The whole manifest.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,13 +22,13 @@ pub struct Manifest {
     pub application: Application,
     /// Application variables, by name.
     #[serde(default)]
-    pub variables: BTreeMap<String, Variable>,
+    pub variables: BTreeMap<LowerSnakeId, Variable>,
     /// Triggers by type (`http`, `redis`).
     #[serde(default)]
     pub trigger: Triggers,
     /// Components by id.
     #[serde(default)]
-    pub component: BTreeMap<String, Component>,
+    pub component: BTreeMap<KebabId, Component>,
     /// Directory holding the manifest; relative paths resolve against it.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -47,6 +49,12 @@ pub struct Application {
     /// Authors.
     #[serde(default)]
     pub authors: Vec<String>,
+    /// Environments the app targets (`spin build`/`deploy` checks; ignored by `spin up`).
+    #[serde(default)]
+    pub targets: Vec<toml::Value>,
+    /// Settings for other tools; Spin ignores it, and so does lode-host.
+    #[serde(default)]
+    pub tool: BTreeMap<String, toml::Table>,
     /// `[application.trigger.redis]` and friends.
     #[serde(default)]
     pub trigger: ApplicationTriggers,
@@ -105,7 +113,7 @@ pub struct HttpTrigger {
     /// Route pattern: exact, `:param` segments, or a trailing `/...`.
     pub route: String,
     /// The component id that serves it.
-    pub component: String,
+    pub component: KebabId,
     /// Optional trigger id.
     #[serde(default)]
     pub id: Option<String>,
@@ -118,7 +126,7 @@ pub struct RedisTrigger {
     /// Channel to subscribe to; may contain templates.
     pub channel: String,
     /// The component whose `handle-message` receives each message.
-    pub component: String,
+    pub component: KebabId,
     /// Overrides `[application.trigger.redis] address`.
     #[serde(default)]
     pub address: Option<String>,
@@ -140,17 +148,17 @@ pub struct Component {
     #[serde(default)]
     pub allowed_outbound_hosts: Vec<String>,
     /// SQLite database labels the component may open.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::ids::kebab_or_snake_case")]
     pub sqlite_databases: Vec<String>,
     /// Key-value store labels the component may open.
-    #[serde(default, alias = "key-value-stores")]
+    #[serde(default, deserialize_with = "crate::ids::kebab_or_snake_case")]
     pub key_value_stores: Vec<String>,
     /// AI models (`fermyon:spin/llm`) the component may use.
     #[serde(default)]
     pub ai_models: Vec<String>,
     /// Component variables: name → template over application variables.
     #[serde(default)]
-    pub variables: BTreeMap<String, String>,
+    pub variables: BTreeMap<LowerSnakeId, String>,
     /// Environment variables for the guest.
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
@@ -160,12 +168,76 @@ pub struct Component {
     /// `spin build` settings.
     #[serde(default)]
     pub build: Option<Build>,
+    /// Environments the component targets (ignored by `spin up`).
+    #[serde(default)]
+    pub targets: Option<Vec<toml::Value>>,
+    /// Settings for other tools; Spin ignores it, and so does lode-host.
+    #[serde(default)]
+    pub tool: BTreeMap<String, toml::Table>,
     /// Imports satisfied by composing other components at load time.
     #[serde(default)]
-    pub dependencies: BTreeMap<String, Dependency>,
-    /// Whether dependencies get this component's capabilities.
+    pub dependencies: BTreeMap<DependencyName, Dependency>,
+    /// Whether dependencies get this component's capabilities (else each
+    /// dependency's own `inherit_configuration`, else none).
     #[serde(default)]
-    pub dependencies_inherit_configuration: bool,
+    pub dependencies_inherit_configuration: Option<bool>,
+}
+
+impl Component {
+    /// Spin's `ensure_is_acceptable_dependency` (crates/manifest/src/normalize.rs):
+    /// resources of a component used as a dependency would not apply, so they
+    /// are refused.
+    fn ensure_is_acceptable_dependency(&self, id: &KebabId, depender: &KebabId) -> Result<()> {
+        let surprises: Vec<&str> = [
+            ("ai_models", self.ai_models.is_empty()),
+            (
+                "allowed_outbound_hosts",
+                self.allowed_outbound_hosts.is_empty(),
+            ),
+            ("dependencies", self.dependencies.is_empty()),
+            ("environment", self.environment.is_empty()),
+            ("files", self.files.is_empty()),
+            ("key_value_stores", self.key_value_stores.is_empty()),
+            ("sqlite_databases", self.sqlite_databases.is_empty()),
+            ("variables", self.variables.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(name, empty)| (!empty).then_some(name))
+        .collect();
+        if !surprises.is_empty() {
+            bail!(
+                "Dependencies may not have their own resources or permissions. Component {id} cannot be used as a dependency of {depender} because it specifies: {}",
+                surprises.join(", ")
+            );
+        }
+        Ok(())
+    }
+
+    /// What dependency `dep` inherits of this component's capabilities, as
+    /// Spin's loader resolves it (crates/loader/src/local.rs): everything with
+    /// `dependencies_inherit_configuration = true` or `inherit_configuration =
+    /// true`, the named sets for a list, else nothing.
+    pub fn inherits(&self, dep: &Dependency) -> Inherit {
+        if self.dependencies_inherit_configuration == Some(true) {
+            return Inherit::All;
+        }
+        match dep.inherit() {
+            Some(InheritConfiguration::All(true)) => Inherit::All,
+            Some(InheritConfiguration::Some(sets)) => Inherit::Some(sets.clone()),
+            _ => Inherit::None,
+        }
+    }
+}
+
+/// The capabilities a dependency keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inherit {
+    /// All of its parent's.
+    All,
+    /// None: every Spin capability is denied.
+    None,
+    /// These capability sets (`allowed_outbound_hosts`, `variables`…).
+    Some(Vec<String>),
 }
 
 /// `[component.<id>.build]`.
@@ -202,28 +274,101 @@ impl Commands {
     }
 }
 
-/// A value of `[component.<id>.dependencies]`.
+/// A value of `[component.<id>.dependencies]`: the variants of Spin's
+/// `ComponentDependency` (`crates/manifest/src/schema/v2.rs`), in its order and
+/// with its fields, so what Spin refuses to parse is refused here too.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 pub enum Dependency {
+    /// `"ns:pkg" = ">= 0.1.0"`: from a registry (lode-host cannot fetch).
+    Version(String),
+    /// `{ version, registry?, package?, export? }`: from a registry.
+    Package {
+        /// Version requirement.
+        version: String,
+        /// Registry host.
+        registry: Option<String>,
+        /// Package name, when it differs from the key's.
+        package: Option<String>,
+        /// Export to use.
+        export: Option<String>,
+        /// Capabilities the dependency inherits.
+        inherit_configuration: Option<InheritConfiguration>,
+    },
     /// A local `.wasm` file.
     Path {
         /// Path relative to the manifest.
         path: String,
         /// Export to use when its name differs from the import.
-        #[serde(default)]
         export: Option<String>,
+        /// Capabilities the dependency inherits.
+        inherit_configuration: Option<InheritConfiguration>,
+    },
+    /// `{ url, digest }`: downloaded (lode-host cannot fetch).
+    Http {
+        /// Where the `.wasm` is.
+        url: String,
+        /// `sha256:…` of it.
+        digest: String,
+        /// Export to use.
+        export: Option<String>,
+        /// Capabilities the dependency inherits.
+        inherit_configuration: Option<InheritConfiguration>,
     },
     /// Another component of this application (its binary only).
     Component {
         /// The component id.
-        component: String,
+        component: KebabId,
         /// Export to use when its name differs from the import.
-        #[serde(default)]
         export: Option<String>,
+        /// Capabilities the dependency inherits.
+        inherit_configuration: Option<InheritConfiguration>,
     },
-    /// Registry and URL dependencies, which the local host cannot fetch.
-    Other(toml::Value),
+}
+
+/// `inherit_configuration = true | false | ["key", …]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum InheritConfiguration {
+    /// All or nothing.
+    All(bool),
+    /// Only these capability keys.
+    Some(Vec<String>),
+}
+
+impl Dependency {
+    /// `inherit_configuration`, when given.
+    fn inherit(&self) -> Option<&InheritConfiguration> {
+        match self {
+            Dependency::Version(_) => None,
+            Dependency::Package {
+                inherit_configuration,
+                ..
+            }
+            | Dependency::Path {
+                inherit_configuration,
+                ..
+            }
+            | Dependency::Http {
+                inherit_configuration,
+                ..
+            }
+            | Dependency::Component {
+                inherit_configuration,
+                ..
+            } => inherit_configuration.as_ref(),
+        }
+    }
+
+    fn export(&self) -> Option<&String> {
+        match self {
+            Dependency::Version(_) => None,
+            Dependency::Package { export, .. }
+            | Dependency::Path { export, .. }
+            | Dependency::Http { export, .. }
+            | Dependency::Component { export, .. } => export.as_ref(),
+        }
+    }
 }
 
 impl Manifest {
@@ -251,13 +396,10 @@ impl Manifest {
                 self.spin_manifest_version
             );
         }
-        for name in self.variables.keys() {
-            crate::variables::validate_name(name)
-                .with_context(|| format!("application variable {name:?}"))?;
-        }
         for (name, v) in &self.variables {
-            if v.default.is_none() && !v.required {
-                bail!("variable {name:?} must have a default or be required = true");
+            // Spin's `locked_variable` (crates/loader/src/local.rs).
+            if !(v.required ^ v.default.is_some()) {
+                bail!("variable {name:?}: must be `required` OR have a `default`");
             }
         }
         let triggers = self
@@ -267,44 +409,58 @@ impl Manifest {
             .map(|t| &t.component)
             .chain(self.trigger.redis.iter().map(|t| &t.component));
         for id in triggers {
-            if !self.component.contains_key(id) {
-                bail!("a trigger names component {id:?}, which is not defined");
+            if !self.component.contains_key(id.as_ref()) {
+                bail!("no such component {:?}", id.as_ref());
             }
         }
         for (id, c) in &self.component {
-            for name in c.variables.keys() {
-                crate::variables::validate_name(name)
-                    .with_context(|| format!("component {id:?} variable {name:?}"))?;
+            // Spin: a label other than `default` needs a runtime-config file,
+            // which lode-host does not read (factor-sqlite, factor-key-value).
+            if let Some(label) = c.sqlite_databases.iter().find(|l| *l != "default") {
+                bail!(
+                    "One or more components use SQLite databases which are not defined.\n\
+                     Check the spelling, or pass a runtime configuration file that defines these labels \
+                     (lode-host reads none: it has only 'default').\n\
+                     Details:\n- Component {id} uses database '{label}'"
+                );
             }
-            for label in c.sqlite_databases.iter() {
-                // Spin: a non-default label needs runtime config, which the local host does not read.
-                if label != "default" {
-                    bail!(
-                        "One or more components use SQLite databases which are not defined.\n\
-                         - Component {id} uses database '{label}' (the local host provides only 'default')"
-                    );
+            if let Some(label) = c.key_value_stores.iter().find(|l| *l != "default") {
+                bail!(
+                    "unknown key_value_stores label {label:?} for component {:?}",
+                    id.as_ref()
+                );
+            }
+            // Spin's normalize.rs: the component-level switch and per-dependency
+            // settings exclude each other; a component used as a dependency may
+            // not carry resources of its own (they would not apply).
+            if c.dependencies_inherit_configuration.is_some()
+                && c.dependencies.values().any(|d| d.inherit().is_some())
+            {
+                bail!(
+                    "Component `{id}` specifies both `dependencies_inherit_configuration` \
+                     and per-dependency `inherit_configuration`. These are mutually exclusive; \
+                     use one or the other."
+                );
+            }
+            for dep in c.dependencies.values() {
+                if let Dependency::Component { component, .. } = dep {
+                    let Some(target) = self.component.get(component.as_ref()) else {
+                        bail!("dependency ID {component} does not exist");
+                    };
+                    target.ensure_is_acceptable_dependency(component, id)?;
                 }
             }
-            for label in c.key_value_stores.iter() {
-                if label != "default" {
-                    bail!(
-                        "One or more components use key-value stores which are not defined.\n\
-                         - Component {id} uses store '{label}' (the local host provides only 'default')"
-                    );
-                }
-            }
+            validate_dependencies(&c.dependencies)
+                .with_context(|| format!("component {id:?} has invalid dependencies"))?;
             for (name, dep) in &c.dependencies {
                 match dep {
-                    Dependency::Component { component, .. }
-                        if !self.component.contains_key(component) =>
-                    {
+                    Dependency::Version(_)
+                    | Dependency::Package { .. }
+                    | Dependency::Http { .. } => {
                         bail!(
-                            "component {id:?} dependency {name:?} names unknown component {component:?}"
+                            "component {id:?} dependency \"{name}\": registry and URL dependencies are not supported by lode-host (it fetches nothing); use `path` or `component`"
                         )
                     }
-                    Dependency::Other(v) => bail!(
-                        "component {id:?} dependency {name:?} = {v}: the local host supports only `path` and `component` dependencies"
-                    ),
                     _ => {}
                 }
             }
@@ -316,6 +472,79 @@ impl Manifest {
     pub fn path(&self, relative: &str) -> PathBuf {
         self.dir.join(relative)
     }
+}
+
+/// Spin's `ComponentDependencies::validate` (`crates/manifest/src/schema/v2.rs`,
+/// run by `crates/loader/src/local.rs` when the manifest loads): plain names
+/// need a package, package names take no export, and two keys of one package
+/// must differ in interface or in (compatible) version.
+fn validate_dependencies(deps: &BTreeMap<DependencyName, Dependency>) -> Result<()> {
+    for (name, dep) in deps {
+        if let DependencyName::Plain(plain) = name
+            && matches!(
+                dep,
+                Dependency::Version(_) | Dependency::Package { package: None, .. }
+            )
+        {
+            bail!(
+                "dependency {:?} must specify a package name",
+                plain.as_ref()
+            );
+        }
+        if let DependencyName::Package(p) = name
+            && p.interface.is_none()
+            // Spin turns `{ component }` into a local dependency before this check.
+            && matches!(
+                dep,
+                Dependency::Package { .. } | Dependency::Path { .. } | Dependency::Component { .. }
+            )
+            && dep.export().is_some()
+        {
+            bail!(
+                "using an export to satisfy the package dependency {name:?} is not currently permitted"
+            );
+        }
+    }
+    let names: Vec<&DependencyName> = deps.keys().collect();
+    for (i, this) in names.iter().enumerate() {
+        for other in &names[i + 1..] {
+            let (DependencyName::Package(a), DependencyName::Package(b)) = (this, other) else {
+                continue;
+            };
+            if a.package != b.package {
+                continue;
+            }
+            if let (Some(va), Some(vb)) = (&a.version, &b.version)
+                && compatible(va) != compatible(vb)
+            {
+                continue;
+            }
+            if let (Some(ia), Some(ib)) = (&a.interface, &b.interface)
+                && ia != ib
+            {
+                continue;
+            }
+            bail!("{a:?} dependency conflicts with {b:?}");
+        }
+    }
+    Ok(())
+}
+
+/// Spin's `normalize_compatible_version`: the part of a version that semver
+/// compatibility keeps.
+fn compatible(v: &semver::Version) -> semver::Version {
+    let mut v = v.clone();
+    v.build = semver::BuildMetadata::EMPTY;
+    if v.pre != semver::Prerelease::EMPTY {
+        return v;
+    }
+    if v.major > 0 {
+        v.minor = 0;
+        v.patch = 0;
+    } else if v.minor > 0 {
+        v.patch = 0;
+    }
+    v
 }
 
 #[cfg(test)]
@@ -373,8 +602,116 @@ key = "{{ key }}"
             "no default, not required"
         );
         assert!(
+            format!(
+                "{:#}",
+                parse(&BASE.replace("required = true, ", "required = true, default = \"x\", "))
+                    .unwrap_err()
+            )
+            .contains("must be `required` OR have a `default`"),
+            "both required and a default"
+        );
+        assert!(
             parse(&BASE.replace("key = \"{{", "Key = \"{{")).is_err(),
             "bad variable name"
         );
+    }
+
+    fn refusal(text: &str) -> String {
+        format!("{:#}", parse(text).expect_err("Spin refuses this manifest"))
+    }
+
+    /// What real Spin 4.1 refused in Lode's own manifest (issue 15), refused
+    /// here with Spin's words.
+    #[test]
+    fn refuses_what_spin_refuses() {
+        let text = BASE.replace("[variables]", "[variables]\nllm_key_1 = { default = \"\" }");
+        assert!(
+            refusal(&text).contains("'_'-separated words must start with an ASCII letter; got '1'"),
+            "{}",
+            refusal(&text)
+        );
+        let text = BASE.replace("key = \"{{ key }}\"", "key_2 = \"{{ key }}\"");
+        assert!(refusal(&text).contains("got '2'"), "component variable");
+        // Component ids are kebab-case, references too.
+        let text = BASE.replace("[component.a", "[component.a_b");
+        assert!(
+            refusal(&text).contains("words must be separated with '-', not '_'"),
+            "{}",
+            refusal(&text)
+        );
+        let text = BASE.replace("component = \"a\"", "component = \"Ab-c\"");
+        assert!(refusal(&text).contains("all lowercase or all UPPERCASE"));
+        // Labels: kebab-case or snake_case.
+        let text = BASE.replace("[\"default\"]", "[\"my store\"]");
+        assert!(refusal(&text).contains("expected kebab-case or snake_case"));
+        // Spin has no `key-value-stores` spelling.
+        let text = BASE.replace("sqlite_databases", "key-value-stores");
+        assert!(refusal(&text).contains("unknown field `key-value-stores`"));
+    }
+
+    fn with_deps(deps: &str) -> String {
+        format!(
+            "{BASE}[component.a.dependencies]\n{deps}\n[component.b]\nsource = \"b.wasm\"\n[component.c]\nsource = \"c.wasm\"\n"
+        )
+    }
+
+    /// Spin's `ComponentDependencies::validate`, with its messages.
+    #[test]
+    fn dependency_keys_are_checked_as_spin_checks_them() {
+        assert!(parse(&with_deps("\"lode:extract/extract\" = { component = \"b\" }\n\"lode:chunk/chunk\" = { component = \"c\" }")).is_ok());
+        let conflict =
+            with_deps("\"lode:x\" = { component = \"b\" }\n\"lode:x/y\" = { component = \"c\" }");
+        assert!(
+            refusal(&conflict).contains("dependency conflicts with"),
+            "{}",
+            refusal(&conflict)
+        );
+        let export = with_deps("\"lode:x\" = { path = \"b.wasm\", export = \"e\" }");
+        assert!(refusal(&export).contains("is not currently permitted"));
+        let plain = with_deps("\"plain-name\" = \"1.0.0\"");
+        assert!(refusal(&plain).contains("must specify a package name"));
+        let bad_key = with_deps("\"lode:x@one\" = { component = \"b\" }");
+        assert!(parse(&bad_key).is_err());
+        let typo = with_deps("\"lode:x/y\" = { component = \"b\", exprot = \"e\" }");
+        assert!(parse(&typo).is_err(), "unknown dependency field");
+        let unknown = with_deps("\"lode:x/y\" = { component = \"zz\" }");
+        assert!(refusal(&unknown).contains("dependency ID zz does not exist"));
+        // A dependency may not carry resources of its own (Spin's normalize.rs).
+        let with_kv = with_deps("\"lode:x/y\" = { component = \"b\" }").replace(
+            "source = \"b.wasm\"",
+            "source = \"b.wasm\"\nkey_value_stores = [\"default\"]",
+        );
+        assert!(
+            refusal(&with_kv).contains("Component b cannot be used as a dependency of a because it specifies: key_value_stores"),
+            "{}",
+            refusal(&with_kv)
+        );
+        // Both inherit switches at once.
+        let both = with_deps("\"lode:x/y\" = { component = \"b\", inherit_configuration = true }")
+            .replace(
+                "sqlite_databases = [\"default\"]",
+                "sqlite_databases = [\"default\"]\ndependencies_inherit_configuration = true",
+            );
+        assert!(
+            refusal(&both).contains("mutually exclusive"),
+            "{}",
+            refusal(&both)
+        );
+        // `{ component, export }` under a bare package key.
+        let export = with_deps("\"lode:x\" = { component = \"b\", export = \"e\" }");
+        assert!(refusal(&export).contains("is not currently permitted"));
+        // Spin fetches registry packages; lode-host cannot, and says so.
+        let registry = with_deps("\"lode:x/y\" = { version = \"1.0.0\" }");
+        assert!(refusal(&registry).contains("not supported by lode-host"));
+    }
+
+    #[test]
+    fn parses_the_test_manifest() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/spin.toml"
+        ))
+        .unwrap();
+        parse(&text).unwrap();
     }
 }

@@ -63,7 +63,7 @@ pub fn subscriptions(app: &App) -> Result<BTreeMap<String, Channels>> {
             .or_default()
             .entry(channel)
             .or_default()
-            .push(t.component.clone());
+            .push(t.component.to_string());
     }
     Ok(by_address)
 }

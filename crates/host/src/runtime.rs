@@ -5,7 +5,7 @@
 //! (`InstancePre`), and instances come from wasmtime's pooling allocator, so
 //! creating one is cheap.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
@@ -184,16 +184,24 @@ impl App {
                 .open_key_value()
                 .context("opening the key-value store")?,
         ));
-        let http_ids: Vec<&String> = manifest.trigger.http.iter().map(|t| &t.component).collect();
-        let redis_ids: Vec<&String> = manifest
+        let http_ids: Vec<&str> = manifest
+            .trigger
+            .http
+            .iter()
+            .map(|t| t.component.as_ref())
+            .collect();
+        let redis_ids: Vec<&str> = manifest
             .trigger
             .redis
             .iter()
-            .map(|t| &t.component)
+            .map(|t| t.component.as_ref())
             .collect();
         let mut components = HashMap::new();
         for (id, c) in &manifest.component {
-            let (is_http, is_redis) = (http_ids.contains(&id), redis_ids.contains(&id));
+            let (is_http, is_redis) = (
+                http_ids.contains(&id.as_ref()),
+                redis_ids.contains(&id.as_ref()),
+            );
             if !is_http && !is_redis {
                 continue; // only used as a dependency, or unused
             }
@@ -206,7 +214,7 @@ impl App {
                 .map(|h| variables.expand_app(h))
                 .collect::<Result<Vec<_>>>()?;
             let caps = Arc::new(Capabilities {
-                id: id.clone(),
+                id: id.to_string(),
                 sqlite_databases: c.sqlite_databases.clone(),
                 key_value_stores: c.key_value_stores.clone(),
                 variables: variables.component(id),
@@ -248,9 +256,9 @@ impl App {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             components.insert(
-                id.clone(),
+                id.to_string(),
                 Loaded {
-                    id: id.clone(),
+                    id: id.to_string(),
                     caps,
                     environment,
                     http,
@@ -309,17 +317,25 @@ fn component_bytes(manifest: &Manifest, id: &str) -> Result<Vec<u8>> {
     if c.dependencies.is_empty() {
         return Ok(main);
     }
-    let mut deps: BTreeMap<String, (Vec<u8>, Option<String>)> = BTreeMap::new();
+    let mut deps = Vec::new();
     for (name, dep) in &c.dependencies {
         let (bytes, export) = match dep {
-            Dependency::Path { path, export } => (read(path)?, export.clone()),
-            Dependency::Component { component, export } => {
-                (read(&manifest.component[component].source)?, export.clone())
-            }
-            Dependency::Other(_) => unreachable!("rejected by manifest validation"),
+            Dependency::Path { path, export, .. } => (read(path)?, export.clone()),
+            Dependency::Component {
+                component, export, ..
+            } => (
+                read(&manifest.component[component.as_ref()].source)?,
+                export.clone(),
+            ),
+            _ => unreachable!("rejected by manifest validation"),
         };
-        deps.insert(name.clone(), (bytes, export));
+        deps.push(crate::compose::Dep {
+            name: name.clone(),
+            bytes,
+            export,
+            inherit: c.inherits(dep),
+        });
     }
-    crate::compose::compose(&main, &deps)
-        .with_context(|| format!("composing component {id:?} with its dependencies"))
+    crate::compose::compose(id, &main, deps)
+        .with_context(|| format!("failed to resolve dependencies for component {id:?}"))
 }

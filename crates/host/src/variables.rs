@@ -47,12 +47,12 @@ pub fn expand(template: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find("}}") else {
-            bail!("unterminated '{{{{' in {template:?}")
+            bail!("invalid variable template: unmatched '{{{{' in template {template:?}")
         };
         let name = after[..end].trim();
         match lookup(name) {
             Some(v) => out.push_str(&v),
-            None => bail!("unknown variable {name:?} in {template:?}"),
+            None => bail!("invalid variable template: unknown variable {name:?}"),
         }
         rest = &after[end + 2..];
     }
@@ -78,10 +78,10 @@ impl Resolved {
             let key = format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase());
             match env(&key).or_else(|| var.default.clone()) {
                 Some(v) => {
-                    app.insert(name.clone(), v);
+                    app.insert(name.to_string(), v);
                 }
                 None if var.required => {
-                    bail!("no provider resolved required variable {name:?} (set {key})")
+                    bail!("no provider resolved required variable(s): [{name:?}] (set {key})")
                 }
                 None => {}
             }
@@ -93,9 +93,9 @@ impl Resolved {
             for (name, template) in &c.variables {
                 let value = expand(template, &lookup)
                     .map_err(|e| anyhow::anyhow!("component {id:?} variable {name:?}: {e}"))?;
-                vars.insert(name.clone(), value);
+                vars.insert(name.to_string(), value);
             }
-            by_component.insert(id.clone(), vars);
+            by_component.insert(id.to_string(), vars);
         }
         Ok(Resolved { by_component, app })
     }

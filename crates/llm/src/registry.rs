@@ -3,7 +3,7 @@
 //!
 //! The registry is JSON (the Spin variable `llm_registry`), so an operator
 //! changes models without a rebuild. Secrets never appear in it: a provider
-//! names the Spin variable that holds its key (`llm_key_1`…), which is a
+//! names the Spin variable that holds its key (`llm_key_a`…), which is a
 //! `secret = true` variable in `spin.toml`. Its `base_url` must be one of the
 //! component's `allowed_outbound_hosts`, or Spin refuses the request.
 
@@ -299,8 +299,8 @@ mod tests {
 
     const REGISTRY: &str = r#"{
         "providers": [
-            {"name": "openai", "protocol": "openai", "base_url": "https://api.openai.com", "key_variable": "llm_key_1"},
-            {"name": "anthropic", "protocol": "anthropic", "base_url": "https://api.anthropic.com", "key_variable": "llm_key_2"},
+            {"name": "openai", "protocol": "openai", "base_url": "https://api.openai.com", "key_variable": "llm_key_a"},
+            {"name": "anthropic", "protocol": "anthropic", "base_url": "https://api.anthropic.com", "key_variable": "llm_key_b"},
             {"name": "local", "protocol": "openai", "base_url": "http://127.0.0.1:11434"}
         ],
         "models": [

@@ -1,11 +1,11 @@
-//! The `chunk` step: exports `lode:pipeline/chunk` over `lode-chunk`, counting
+//! The `chunk` step: exports `lode:chunk/chunk` over `lode-chunk`, counting
 //! tokens with all-MiniLM-L6-v2's own `tokenizer.json`, which is embedded at
 //! build time (`make setup` installs it, sha256-checked, into `models/`).
 
-use exports::lode::pipeline::chunk::{Chunk, Guest, Options, PageSpan};
+use exports::lode::chunk::chunk::{Chunk, Guest, Options, PageSpan};
 
 spin_sdk::wit_bindgen::generate!({
-    world: "chunker",
+    world: "lode:chunk/chunker",
     path: "../../../wit",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });

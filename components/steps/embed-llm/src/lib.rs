@@ -4,11 +4,11 @@
 //! speed); on Spin it needs `ai_models = ["all-minilm-l6-v2"]` on the parent
 //! component and `dependencies_inherit_configuration = true`.
 
-use exports::lode::pipeline::embed::{Embeddings, Guest};
+use exports::lode::embed::embed::{Embeddings, Guest};
 use spin_sdk::llm::{EmbeddingModel, generate_embeddings};
 
 spin_sdk::wit_bindgen::generate!({
-    world: "embedder",
+    world: "lode:embed/embedder",
     path: "../../../wit",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });

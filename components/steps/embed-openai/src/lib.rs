@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use exports::lode::pipeline::embed::{Embeddings, Guest};
+use exports::lode::embed::embed::{Embeddings, Guest};
 use fermyon::spin::variables;
 use lode_llm::embeddings::{Request, error_message, model_id, parse_response};
 use lode_retry::{Backoff, is_retryable};

@@ -9,11 +9,11 @@
 
 use std::sync::LazyLock;
 
-use exports::lode::pipeline::embed::{Embeddings, Guest};
+use exports::lode::embed::embed::{Embeddings, Guest};
 use lode_embed::{DIM, Embedder, MODEL_ID};
 
 spin_sdk::wit_bindgen::generate!({
-    world: "embedder",
+    world: "lode:embed/embedder",
     path: "../../../wit",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });

@@ -1,11 +1,11 @@
-//! The `extract` step: exports `lode:pipeline/extract` over `lode-extract`.
+//! The `extract` step: exports `lode:extract/extract` over `lode-extract`.
 //! Untrusted bytes are parsed here, in their own component instance, so a
 //! parser bug costs one request, never the caller's state.
 
-use exports::lode::pipeline::extract::{Error, Extracted, Guest, Options, PageSpan};
+use exports::lode::extract::extract::{Error, Extracted, Guest, Options, PageSpan};
 
 spin_sdk::wit_bindgen::generate!({
-    world: "extractor",
+    world: "lode:extract/extractor",
     path: "../../../wit",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });

@@ -13,6 +13,10 @@ impl exports::lode::test::greet::Guest for Greeter {
     fn greet(name: String) -> String {
         format!("hello, {name}, from the greeter component")
     }
+
+    fn env(name: String) -> Option<String> {
+        std::env::var(name).ok()
+    }
 }
 
 export!(Greeter);

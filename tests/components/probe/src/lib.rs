@@ -45,6 +45,8 @@ async fn handle(req: Request) -> impl IntoResponse {
         "/probe/outbound" => outbound(&query).await,
         "/probe/redis" => redis(&query).await,
         p if p.starts_with("/probe/greet/") => json!({"ok": lode::test::greet::greet(&arg)}),
+        p if p.starts_with("/probe/greet-env/") => json!({"ok": lode::test::greet::env(&arg)}),
+        p if p.starts_with("/probe/env/") => json!({"ok": std::env::var(&arg).ok()}),
         "/probe/headers" | "/probe/exact" => {
             let headers: serde_json::Map<String, Value> = req
                 .headers()
