@@ -175,7 +175,7 @@ pub fn compose(id: &str, main: &[u8], deps: Vec<Dep>) -> Result<Vec<u8>> {
 }
 
 /// Spin's deny-all adapter, unchanged (see `deny-adapter/README.md`).
-const DENY_ADAPTER: &[u8] = include_bytes!("../deny-adapter/deny_adapter.wasm");
+pub const DENY_ADAPTER: &[u8] = include_bytes!("../deny-adapter/deny_adapter.wasm");
 
 /// The interfaces of each capability set, as in Spin's
 /// `crates/capabilities/src/lib.rs` (`CAPABILITY_SETS`).

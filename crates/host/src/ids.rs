@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 /// A non-empty string of component-model words separated by `DELIM`; with
 /// `LOWER`, every word lower case.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Ord, PartialOrd, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Ord, PartialOrd, Deserialize)]
 #[serde(try_from = "String")]
 pub struct Id<const DELIM: char, const LOWER: bool>(String);
 
@@ -76,6 +76,13 @@ impl<const DELIM: char, const LOWER: bool> TryFrom<String> for Id<DELIM, LOWER> 
             }
         }
         Ok(Self(id))
+    }
+}
+
+/// As the string: `"tool-worker"`.
+impl<const DELIM: char, const LOWER: bool> fmt::Debug for Id<DELIM, LOWER> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
     }
 }
 

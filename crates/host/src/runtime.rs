@@ -113,7 +113,53 @@ fn linker(engine: &Engine) -> Result<Linker<Ctx>> {
     // so the same allow-list, apply to both versions.
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     spin_apis::add_to_linker(&mut linker, spin_view)?;
+    stub_release_candidates(engine, &mut linker)?;
     Ok(linker)
+}
+
+/// Spin's deny adapter (composed into dependencies that do not inherit
+/// their parent's configuration) also imports the WASI 0.3 release-candidate
+/// interfaces (`wasi:http/types@0.3.0-rc-2026-03-15`…) that Spin 4.1 serves
+/// beside 0.3.0. lode-host serves only 0.3.0, so those imports, and only
+/// those, link to functions that fail if called (resources are inert). The
+/// adapter uses them only in the denied functions of the same interfaces.
+fn stub_release_candidates(engine: &Engine, linker: &mut Linker<Ctx>) -> Result<()> {
+    use wasmtime::component::types::ComponentItem;
+    use wasmtime::component::{ResourceType, Val};
+    let adapter = wt(Component::new(engine, crate::compose::DENY_ADAPTER), || {
+        "compiling Spin's deny adapter".into()
+    })?;
+    let ty = adapter.component_type();
+    for (name, import) in ty.imports(engine) {
+        let ComponentItem::ComponentInstance(instance) = import.ty else {
+            continue;
+        };
+        if !name.contains("-rc-") {
+            continue;
+        }
+        let mut inst = linker.instance(name)?;
+        for (item, export) in instance.exports(engine) {
+            let what =
+                format!("{name}#{item}: lode-host serves WASI 0.3.0, not this release candidate");
+            match export.ty {
+                ComponentItem::ComponentFunc(f) if f.async_() => {
+                    inst.func_new_concurrent(item, move |_, _, _: &[Val], _: &mut [Val]| {
+                        let what = what.clone();
+                        Box::pin(async move { Err(wasmtime::Error::msg(what)) })
+                    })?
+                }
+                ComponentItem::ComponentFunc(_) => inst
+                    .func_new(item, move |_, _, _: &[Val], _: &mut [Val]| {
+                        Err(wasmtime::Error::msg(what.clone()))
+                    })?,
+                ComponentItem::Resource(_) => {
+                    inst.resource(item, ResourceType::host::<()>(), |_, _| Ok(()))?
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One component, ready to instantiate.
