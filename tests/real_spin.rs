@@ -10,7 +10,7 @@
 //! the same scenario through lode-host and compares status codes and response
 //! shapes step by step. Any difference is a bug in lode-host.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -355,10 +355,15 @@ fn the_same_manifest_runs_on_real_spin_and_on_lode_host_alike() {
     }
 }
 
-/// `spin up` (or `lode-host up`) of a manifest that must not start: its
-/// combined output once it has exited, or a panic if it serves.
-fn refusal(mut cmd: Command, what: &str) -> String {
-    let mut child = cmd
+/// `up` of `manifest` on `runtime` (Spin or lode-host), which must not
+/// start: its combined output once it has exited, or a panic if it serves.
+fn refusal(runtime: &Path, manifest: &Path, what: &str) -> String {
+    let mut child = Command::new(runtime)
+        .args(["up", "--from"])
+        .arg(manifest)
+        .args(["--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(temp_dir("refused-state"))
+        .env("XDG_CACHE_HOME", repo().join("target/spin-cache"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -493,26 +498,12 @@ source = "chunk.wasm"
     for (what, manifest, reason) in cases {
         let path = dir.join("spin.toml");
         std::fs::write(&path, manifest).unwrap();
-        let state = temp_dir("refused-state");
-        let mut on_spin = Command::new(&spin);
-        on_spin
-            .args(["up", "--from"])
-            .arg(&path)
-            .args(["--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(&state)
-            .env("XDG_CACHE_HOME", repo().join("target/spin-cache"));
-        let spin_says = refusal(on_spin, "spin");
-        assert!(spin_says.contains(reason), "{what}: Spin said\n{spin_says}");
-        let mut on_host = Command::new(lode_tests::host_binary());
-        on_host
-            .args(["up", "--from"])
-            .arg(&path)
-            .args(["--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(&state);
-        let host_says = refusal(on_host, "lode-host");
-        assert!(
-            host_says.contains(reason),
-            "{what}: lode-host said\n{host_says}"
-        );
+        for (runtime, name) in [
+            (spin.clone(), "Spin"),
+            (lode_tests::host_binary(), "lode-host"),
+        ] {
+            let said = refusal(&runtime, &path, name);
+            assert!(said.contains(reason), "{what}: {name} said\n{said}");
+        }
     }
 }
