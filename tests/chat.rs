@@ -693,6 +693,18 @@ fn the_official_openai_client_works_against_v1() {
             json!({"model": "all-MiniLM-L6-v2", "input": []}),
             422,
         ),
+        // Runs without spaces are counted in one pass (they were quadratic),
+        // and a 1 MB input is refused by its length before tokenizing.
+        (
+            "/v1/embeddings",
+            json!({"model": "all-MiniLM-L6-v2", "input": "!".repeat(16 * 1024)}),
+            422,
+        ),
+        (
+            "/v1/embeddings",
+            json!({"model": "all-MiniLM-L6-v2", "input": ["ok", "中".repeat(1_000_000 / 3)]}),
+            422,
+        ),
         (
             "/v1/chat/completions",
             json!({"model": "lode-rag", "messages": []}),

@@ -449,7 +449,15 @@ pub async fn embeddings(body: Embeddings) -> Result<Reply, ApiError> {
     }
     let mut tokens = 0u64;
     for (i, t) in texts.iter().enumerate() {
-        let n = token_count(t);
+        // Refused by length before the tokenizer sees it: the window is
+        // 254 tokens (1–2 KB of prose), so this only stops abuse.
+        if t.len() > MAX_INPUT_BYTES {
+            return Err(ApiError::invalid(format!(
+                "input {i} is {} bytes; {model} reads at most {MAX_INPUT_TOKENS} tokens and inputs over {MAX_INPUT_BYTES} bytes are refused",
+                t.len()
+            )));
+        }
+        let n = u64::from(chunk::count(t));
         if n > u64::from(MAX_INPUT_TOKENS) {
             return Err(ApiError::invalid(format!(
                 "input {i} is {n} tokens; {model} reads at most {MAX_INPUT_TOKENS}"
@@ -485,22 +493,5 @@ pub async fn embeddings(body: Embeddings) -> Result<Reply, ApiError> {
 /// The model's window, in word pieces.
 const MAX_INPUT_TOKENS: u32 = 254;
 
-/// Tokens of `text` as the model's own tokenizer counts them (through the
-/// chunk step, which splits on that tokenizer).
-fn token_count(text: &str) -> u64 {
-    let options = chunk::Options {
-        target_tokens: MAX_INPUT_TOKENS,
-        overlap: 0.0,
-        max_tokens: MAX_INPUT_TOKENS,
-    };
-    let chunks = chunk::split(text, &[], options);
-    match chunks.len() {
-        0 => 0,
-        1 => u64::from(chunks[0].token_count),
-        _ => chunks
-            .iter()
-            .map(|c| u64::from(c.token_count))
-            .sum::<u64>()
-            .max(u64::from(MAX_INPUT_TOKENS) + 1),
-    }
-}
+/// Longest input counted at all (bytes).
+const MAX_INPUT_BYTES: usize = 32 * 1024;

@@ -4,9 +4,10 @@
 //! cite "§2.1"); inside a section they are packed from paragraphs, paragraphs
 //! too long for one chunk are split into sentences, and sentences too long
 //! into word runs. Consecutive chunks of a section overlap by about
-//! `overlap` of the target size. Token counts come from a caller-supplied
-//! counter (the model's own tokenizer, see [`ModelTokenizer`]), so a chunk never
-//! exceeds the model's window.
+//! `overlap` of the target size. Tokens come from a caller-supplied
+//! [`Tokenize`] (the model's own tokenizer, see [`ModelTokenizer`]), so a chunk
+//! never exceeds the model's window; each block is tokenized once and cut by
+//! token index, so the work is linear in the text.
 
 #[cfg(feature = "tokenizer")]
 mod tokenizer;
@@ -64,6 +65,15 @@ pub struct Chunk {
     pub token_count: usize,
 }
 
+/// Splits text into the model's tokens. Chunking asks it once per block and
+/// once per finished chunk, so the work is linear in the document's length
+/// however the text is shaped (a run of `!` or of CJK characters without
+/// spaces is as cheap as prose).
+pub trait Tokenize {
+    /// Byte ranges of `text`'s tokens, in order, special tokens excluded.
+    fn spans(&self, text: &str) -> Vec<(usize, usize)>;
+}
+
 /// A span of the source that packing treats as indivisible.
 #[derive(Debug, Clone, Copy)]
 struct Unit {
@@ -72,21 +82,43 @@ struct Unit {
     tokens: usize,
 }
 
-/// Chunk `text` (Markdown or plain) with `count` giving the tokens of a string.
-pub fn chunk_markdown(
-    text: &str,
-    options: ChunkOptions,
-    count: &dyn Fn(&str) -> usize,
-) -> Vec<Chunk> {
+/// A block's tokens, as absolute byte ranges of the document.
+struct Tokens(Vec<(usize, usize)>);
+
+impl Tokens {
+    /// Index of the first token starting at or after `byte`.
+    fn at(&self, byte: usize) -> usize {
+        self.0.partition_point(|t| t.0 < byte)
+    }
+
+    /// Tokens starting in `[start, end)`.
+    fn count(&self, start: usize, end: usize) -> usize {
+        self.at(end) - self.at(start)
+    }
+}
+
+/// Chunk `text` (Markdown or plain), tokenized by `tokenizer`.
+pub fn chunk_markdown(text: &str, options: ChunkOptions, tokenizer: &dyn Tokenize) -> Vec<Chunk> {
     let options = options.sanitized();
     let mut chunks = Vec::new();
+    let mut chars = CharCursor::default();
     for section in sections(text) {
         let units = section
             .blocks
             .iter()
-            .flat_map(|&(s, e)| split_block(text, s, e, options, count))
+            .flat_map(|&(s, e)| {
+                let spans = tokenizer.spans(&text[s..e]);
+                let tokens = Tokens(spans.into_iter().map(|(a, b)| (s + a, s + b)).collect());
+                split_block(text, s, e, &tokens, options)
+            })
             .collect::<Vec<_>>();
-        pack(text, &units, &section.path, options, count, &mut chunks);
+        let packed = Packing {
+            text,
+            path: &section.path,
+            options,
+            tokenizer,
+        };
+        packed.pack(&units, &mut chars, &mut chunks);
     }
     chunks
 }
@@ -152,21 +184,26 @@ fn heading(line: &str) -> Option<(usize, String)> {
         .then(|| (level, rest.trim().trim_end_matches('#').trim().to_string()))
 }
 
-/// A block as units: whole if it fits the target, else sentences, else word runs.
+/// A block as units: whole if it fits the target, else sentences, else word
+/// runs, else runs of tokens. Counts come from the block's one tokenization.
 fn split_block(
     text: &str,
     start: usize,
     end: usize,
+    tokens: &Tokens,
     o: ChunkOptions,
-    count: &dyn Fn(&str) -> usize,
 ) -> Vec<Unit> {
-    let tokens = count(&text[start..end]);
-    if tokens <= o.target_tokens {
-        return vec![Unit { start, end, tokens }];
+    let n = tokens.count(start, end);
+    if n <= o.target_tokens {
+        return vec![Unit {
+            start,
+            end,
+            tokens: n,
+        }];
     }
     let mut units = Vec::new();
     for (s, e) in sentences(text, start, end) {
-        let t = count(&text[s..e]);
+        let t = tokens.count(s, e);
         if t <= o.target_tokens {
             units.push(Unit {
                 start: s,
@@ -174,24 +211,37 @@ fn split_block(
                 tokens: t,
             });
         } else {
-            units.extend(word_runs(text, s, e, o.target_tokens, count));
+            word_runs(text, s, e, tokens, o.target_tokens, &mut units);
         }
     }
     units
 }
 
-/// Sentence spans: end after `.`, `!` or `?` followed by whitespace.
+/// Terminators that end a sentence without a following space (CJK
+/// full-width and ideographic forms).
+const CLOSED_TERMINATORS: &[char] = &['。', '！', '？', '｡', '．', '‼', '⁇', '⁈', '⁉'];
+
+/// Terminators that end a sentence when whitespace follows.
+const OPEN_TERMINATORS: &[char] = &['.', '!', '?', '؟', '۔', '।', '॥', '።', '…'];
+
+/// Sentence spans: end after `.`, `!`, `?` (and other scripts' terminators)
+/// followed by whitespace, or after a full-width terminator such as `。`.
 fn sentences(text: &str, start: usize, end: usize) -> Vec<(usize, usize)> {
     let slice = &text[start..end];
     let mut out = Vec::new();
     let mut s = 0;
-    let bytes = slice.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if matches!(b, b'.' | b'!' | b'?')
-            && bytes.get(i + 1).is_some_and(|n| n.is_ascii_whitespace())
-        {
-            out.push((s, i + 1));
-            s = i + 1 + slice[i + 1..].len() - slice[i + 1..].trim_start().len();
+    let mut chars = slice.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let after = i + c.len_utf8();
+        let ends = CLOSED_TERMINATORS.contains(&c)
+            || (OPEN_TERMINATORS.contains(&c)
+                && chars.peek().is_some_and(|&(_, n)| n.is_whitespace()));
+        if ends {
+            out.push((s, after));
+            while chars.peek().is_some_and(|&(_, n)| n.is_whitespace()) {
+                chars.next();
+            }
+            s = chars.peek().map_or(slice.len(), |&(j, _)| j);
         }
     }
     if s < slice.len() {
@@ -203,15 +253,16 @@ fn sentences(text: &str, start: usize, end: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// Runs of whole words of at most `limit` tokens (a single over-long word is cut by characters).
+/// Runs of whole words of at most `limit` tokens; a word longer than that
+/// (a run without spaces) is cut between its tokens.
 fn word_runs(
     text: &str,
     start: usize,
     end: usize,
+    tokens: &Tokens,
     limit: usize,
-    count: &dyn Fn(&str) -> usize,
-) -> Vec<Unit> {
-    let mut units = Vec::new();
+    units: &mut Vec<Unit>,
+) {
     let mut run_start = start;
     let mut last_end = start;
     let words = text[start..end].split_whitespace().map(|w| {
@@ -219,30 +270,24 @@ fn word_runs(
         (offset, offset + w.len())
     });
     for (ws, we) in words {
-        if count(&text[run_start..we]) > limit && last_end > run_start {
+        if tokens.count(run_start, we) > limit && last_end > run_start {
             units.push(Unit {
                 start: run_start,
                 end: last_end,
-                tokens: count(&text[run_start..last_end]),
+                tokens: tokens.count(run_start, last_end),
             });
             run_start = ws;
         }
-        // A single word longer than the limit: cut it at character boundaries.
-        while count(&text[run_start..we]) > limit {
-            let mut cut = run_start;
-            for (i, _) in text[run_start..we].char_indices().skip(1) {
-                if count(&text[run_start..run_start + i]) > limit {
-                    break;
-                }
-                cut = run_start + i;
-            }
-            if cut == run_start {
+        while tokens.count(run_start, we) > limit {
+            // Cut before the token `limit` places on (never at the run's start).
+            let first = tokens.at(run_start);
+            let Some(&(cut, _)) = tokens.0[first + limit..].iter().find(|t| t.0 > run_start) else {
                 break;
-            }
+            };
             units.push(Unit {
                 start: run_start,
                 end: cut,
-                tokens: count(&text[run_start..cut]),
+                tokens: tokens.count(run_start, cut),
             });
             run_start = cut;
         }
@@ -252,54 +297,88 @@ fn word_runs(
         units.push(Unit {
             start: run_start,
             end: last_end,
-            tokens: count(&text[run_start..last_end]),
+            tokens: tokens.count(run_start, last_end),
         });
     }
-    units
 }
 
-/// Greedily pack units into chunks of about the target size, with overlap.
-fn pack(
-    text: &str,
-    units: &[Unit],
-    path: &[String],
-    o: ChunkOptions,
-    count: &dyn Fn(&str) -> usize,
-    out: &mut Vec<Chunk>,
-) {
-    let overlap_budget = (o.target_tokens as f32 * o.overlap) as usize;
-    let mut i = 0;
-    while i < units.len() {
-        let mut j = i;
-        let mut tokens = 0;
-        while j < units.len() && (j == i || tokens + units[j].tokens <= o.target_tokens) {
-            tokens += units[j].tokens;
-            j += 1;
+/// Character offsets of byte positions that mostly move forward (chunk
+/// starts and ends, stepping back only by an overlap), in time linear in
+/// the distance moved rather than in the position.
+#[derive(Default)]
+struct CharCursor {
+    byte: usize,
+    chars: usize,
+}
+
+impl CharCursor {
+    fn at(&mut self, text: &str, byte: usize) -> usize {
+        if byte >= self.byte {
+            self.chars += text[self.byte..byte].chars().count();
+        } else {
+            self.chars -= text[byte..self.byte].chars().count();
         }
-        // Sums of unit counts can undercount at joins: verify, and shrink if needed.
-        let mut chunk_tokens = count(&text[units[i].start..units[j - 1].end]);
-        while chunk_tokens > o.max_tokens && j - 1 > i {
-            j -= 1;
-            chunk_tokens = count(&text[units[i].start..units[j - 1].end]);
+        self.byte = byte;
+        self.chars
+    }
+}
+
+/// Packs one section's units into chunks.
+struct Packing<'a> {
+    text: &'a str,
+    path: &'a [String],
+    options: ChunkOptions,
+    tokenizer: &'a dyn Tokenize,
+}
+
+impl Packing<'_> {
+    /// Greedily pack units into chunks of about the target size, with overlap.
+    fn pack(&self, units: &[Unit], chars: &mut CharCursor, out: &mut Vec<Chunk>) {
+        let (text, o) = (self.text, self.options);
+        let overlap_budget = (o.target_tokens as f32 * o.overlap) as usize;
+        let mut i = 0;
+        while i < units.len() {
+            let mut j = i;
+            let mut tokens = 0;
+            while j < units.len() && (j == i || tokens + units[j].tokens <= o.target_tokens) {
+                tokens += units[j].tokens;
+                j += 1;
+            }
+            // A chunk tokenized on its own can count more than its units did
+            // (word pieces differ at a cut): verify, and shrink by at least
+            // the excess before counting again.
+            let mut chunk_tokens = self.count(units[i].start, units[j - 1].end);
+            while chunk_tokens > o.max_tokens && j - 1 > i {
+                let mut dropped = 0;
+                while dropped < chunk_tokens - o.max_tokens && j - 1 > i {
+                    j -= 1;
+                    dropped += units[j].tokens;
+                }
+                chunk_tokens = self.count(units[i].start, units[j - 1].end);
+            }
+            let (s, e) = (units[i].start, units[j - 1].end);
+            out.push(Chunk {
+                text: text[s..e].to_string(),
+                heading_path: self.path.to_vec(),
+                chars: (chars.at(text, s), chars.at(text, e)),
+                token_count: chunk_tokens,
+            });
+            if j >= units.len() {
+                break;
+            }
+            // Start the next chunk with trailing units worth at most the overlap budget.
+            let mut next = j;
+            let mut carried = 0;
+            while next > i + 1 && carried + units[next - 1].tokens <= overlap_budget {
+                carried += units[next - 1].tokens;
+                next -= 1;
+            }
+            i = next;
         }
-        let (s, e) = (units[i].start, units[j - 1].end);
-        out.push(Chunk {
-            text: text[s..e].to_string(),
-            heading_path: path.to_vec(),
-            chars: (text[..s].chars().count(), text[..e].chars().count()),
-            token_count: chunk_tokens,
-        });
-        if j >= units.len() {
-            break;
-        }
-        // Start the next chunk with trailing units worth at most the overlap budget.
-        let mut next = j;
-        let mut carried = 0;
-        while next > i + 1 && carried + units[next - 1].tokens <= overlap_budget {
-            carried += units[next - 1].tokens;
-            next -= 1;
-        }
-        i = next;
+    }
+
+    fn count(&self, start: usize, end: usize) -> usize {
+        self.tokenizer.spans(&self.text[start..end]).len()
     }
 }
 

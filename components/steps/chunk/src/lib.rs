@@ -12,20 +12,27 @@ spin_sdk::wit_bindgen::generate!({
 
 const TOKENIZER_JSON: &[u8] = include_bytes!("../../../../models/tokenizer.json");
 
+/// The tokenizer, parsed once per instance.
+fn tokenizer() -> &'static lode_chunk::ModelTokenizer {
+    static TOKENIZER: std::sync::OnceLock<lode_chunk::ModelTokenizer> = std::sync::OnceLock::new();
+    // The tokenizer file is fixed at build time and sha256-checked by
+    // `scripts/models.sh`, so a parse failure is a build defect.
+    TOKENIZER.get_or_init(|| {
+        lode_chunk::ModelTokenizer::from_bytes(TOKENIZER_JSON)
+            .expect("embedded tokenizer.json parses")
+    })
+}
+
 struct Chunker;
 
 impl Guest for Chunker {
     fn split(markdown: String, pages: Vec<PageSpan>, options: Options) -> Vec<Chunk> {
-        // The tokenizer file is fixed at build time and sha256-checked by
-        // `scripts/models.sh`, so a parse failure is a build defect.
-        let tokenizer = lode_chunk::ModelTokenizer::from_bytes(TOKENIZER_JSON)
-            .expect("embedded tokenizer.json parses");
         let options = lode_chunk::ChunkOptions {
             target_tokens: options.target_tokens as usize,
             overlap: options.overlap,
             max_tokens: options.max_tokens as usize,
         };
-        let chunks = lode_chunk::chunk_markdown(&markdown, options, &|s| tokenizer.count(s));
+        let chunks = lode_chunk::chunk_markdown(&markdown, options, tokenizer());
         let spans: Vec<lode_chunk::PageSpan> = pages
             .iter()
             .map(|p| lode_chunk::PageSpan {
@@ -48,6 +55,10 @@ impl Guest for Chunker {
                 token_count: c.token_count as u32,
             })
             .collect()
+    }
+
+    fn count(text: String) -> u32 {
+        u32::try_from(tokenizer().count(&text)).unwrap_or(u32::MAX)
     }
 }
 
