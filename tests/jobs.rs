@@ -98,6 +98,16 @@ fn sse_events(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A 33 KB PDF drawing a 32 MiB form a thousand times (written by
+/// `crates/extract`'s `write_bombs` test): over the per-document budget.
+fn pdf_bomb() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/form-1000-do.pdf"
+    ))
+    .unwrap()
+}
+
 /// Twenty files of every kind in one upload, one of them a corrupt PDF.
 fn twenty_files() -> Vec<(String, &'static str, Vec<u8>)> {
     let docs = cranfield(19);
@@ -159,7 +169,8 @@ fn form_of(files: &[(String, &str, Vec<u8>)], fields: &[(&str, &str)]) -> Vec<u8
 fn twenty_mixed_files_are_queued_processed_by_the_worker_and_searchable() {
     let redis = Redis::start();
     let host = start(&redis, &[], None);
-    let files = twenty_files();
+    let mut files = twenty_files();
+    files.push(("bomb.pdf".into(), "application/pdf", pdf_bomb()));
     let r = upload(
         &host,
         form_of(
@@ -168,7 +179,7 @@ fn twenty_mixed_files_are_queued_processed_by_the_worker_and_searchable() {
         ),
     );
     let jobs = jobs_of(&r);
-    assert_eq!(jobs.len(), 20);
+    assert_eq!(jobs.len(), 21);
     let batch = r.json["batch_id"].as_str().unwrap().to_string();
     assert_eq!(
         r.headers["location"].to_str().unwrap(),
@@ -176,10 +187,17 @@ fn twenty_mixed_files_are_queued_processed_by_the_worker_and_searchable() {
     );
 
     let b = finished_batch(&host, &batch);
-    assert_eq!(b["counts"], json!({"completed": 19, "failed": 1}), "{b}");
+    assert_eq!(b["counts"], json!({"completed": 19, "failed": 2}), "{b}");
     assert_eq!(b["progress"], 100);
     for (filename, id) in &jobs {
         let j = job(&host, id);
+        if filename == "bomb.pdf" {
+            assert_eq!(j["status"], "failed", "{j}");
+            let reason = j["error"].as_str().unwrap();
+            assert!(reason.contains("limit per document"), "{j}");
+            assert_eq!(j["attempts"], 1, "over the budget is not retried: {j}");
+            continue;
+        }
         if filename == "broken.pdf" {
             assert_eq!(j["status"], "failed", "{j}");
             let reason = j["error"].as_str().unwrap();
@@ -281,7 +299,7 @@ fn twenty_mixed_files_are_queued_processed_by_the_worker_and_searchable() {
     let listed = host.get("/api/jobs?status=failed", Some(ADMIN));
     assert_eq!(
         listed.json["data"].as_array().unwrap().len(),
-        1,
+        2,
         "{}",
         listed.text
     );
@@ -330,6 +348,20 @@ fn bad_uploads_are_refused_before_anything_is_queued() {
         b"%PDF-1.4",
     );
     assert_eq!(pw.status, 422, "{}", pw.text);
+    // Within the request, a PDF over the per-document budget is 413.
+    let bomb = host.request(
+        "POST",
+        "/api/documents/upload?sync=true",
+        Some(ADMIN),
+        &[("content-type", "application/pdf")],
+        pdf_bomb(),
+    );
+    assert_eq!(bomb.status, 413, "{}", bomb.text);
+    assert_eq!(
+        bomb.json["error"]["code"], "payload_too_large",
+        "{}",
+        bomb.text
+    );
     let bad = host.request(
         "POST",
         "/api/documents/upload?priority=asap",

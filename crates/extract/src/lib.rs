@@ -28,6 +28,19 @@ pub struct Options {
     /// XObjects included (default 1 000 000); the rest of the page is skipped
     /// with a warning so a pathological page cannot stall extraction.
     pub max_ops_per_page: usize,
+    /// Most bytes inflated for one PDF, all streams together (default
+    /// 256 MiB); a stream used again comes from a cache and is not
+    /// inflated twice while the cache has room.
+    pub max_document_decompressed_bytes: usize,
+    /// Most content bytes run for one PDF (default 256 MiB): a page's
+    /// content, and a form's or appearance's each time it is drawn, so a
+    /// small file drawing one large form many times is refused.
+    pub max_document_content_bytes: usize,
+    /// Most operators run for one PDF, all pages and forms (default 20 000 000).
+    pub max_document_ops: usize,
+    /// Most Form XObjects and annotation appearances drawn for one PDF
+    /// (default 100 000).
+    pub max_document_forms: usize,
 }
 
 impl Default for Options {
@@ -39,6 +52,10 @@ impl Default for Options {
             max_pages: 2000,
             max_decompressed_bytes: 64 * 1024 * 1024,
             max_ops_per_page: 1_000_000,
+            max_document_decompressed_bytes: 256 * 1024 * 1024,
+            max_document_content_bytes: 256 * 1024 * 1024,
+            max_document_ops: 20_000_000,
+            max_document_forms: 100_000,
         }
     }
 }

@@ -15,6 +15,9 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::{ExtractError, Extracted, Options, PageSpan};
 
+mod budget;
+use budget::{Budget, Refused};
+
 /// How deep Form XObjects may nest inside each other.
 const MAX_FORM_DEPTH: usize = 8;
 /// How many `q` may be outstanding; deeper saves are ignored.
@@ -30,6 +33,15 @@ const TJ_SPACE: f64 = -200.0;
 
 /// Extracts a PDF.
 pub(crate) fn extract(bytes: &[u8], opts: &Options) -> Result<Extracted, ExtractError> {
+    extract_within(bytes, opts, &mut Budget::new(opts))
+}
+
+/// Extracts a PDF, charging its work to `budget`.
+fn extract_within(
+    bytes: &[u8],
+    opts: &Options,
+    budget: &mut Budget,
+) -> Result<Extracted, ExtractError> {
     let doc = load(bytes, opts)?;
     let pages = doc.get_pages();
     if pages.len() > opts.max_pages {
@@ -52,11 +64,21 @@ pub(crate) fn extract(bytes: &[u8], opts: &Options) -> Result<Extracted, Extract
     let mut read_pages = 0usize;
     let mut too_large = None;
     for (&number, &page_id) in &pages {
-        let text = match page_text(&doc, page_id, number, opts, &mut fonts, &mut warnings) {
+        let page = page_text(
+            &doc,
+            page_id,
+            number,
+            opts,
+            &mut fonts,
+            budget,
+            &mut warnings,
+        );
+        let text = match page {
             Ok(text) => {
                 read_pages = read_pages.saturating_add(1);
                 text
             }
+            Err(PageError::Exhausted(msg)) => return Err(ExtractError::TooLarge(msg)),
             Err(err) => {
                 if let PageError::TooLarge(msg) = &err {
                     too_large.get_or_insert_with(|| msg.clone());
@@ -78,6 +100,9 @@ pub(crate) fn extract(bytes: &[u8], opts: &Options) -> Result<Extracted, Extract
             start,
             end: markdown.len(),
         });
+    }
+    if let Some(msg) = budget.spent() {
+        return Err(ExtractError::TooLarge(msg.to_string()));
     }
     if read_pages == 0 {
         return Err(match too_large {
@@ -166,6 +191,8 @@ fn num(obj: &Object) -> Option<f64> {
 /// Why one page could not be read.
 #[derive(Debug)]
 enum PageError {
+    /// The document's budget is spent: the whole document is refused.
+    Exhausted(String),
     TooLarge(String),
     Other(String),
 }
@@ -173,7 +200,9 @@ enum PageError {
 impl std::fmt::Display for PageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PageError::TooLarge(m) | PageError::Other(m) => f.write_str(m),
+            PageError::Exhausted(m) | PageError::TooLarge(m) | PageError::Other(m) => {
+                f.write_str(m)
+            }
         }
     }
 }
@@ -184,27 +213,23 @@ fn page_text(
     number: u32,
     opts: &Options,
     fonts: &mut FontCache,
+    budget: &mut Budget,
     warnings: &mut Vec<String>,
 ) -> Result<String, PageError> {
     let page = doc
         .get_dictionary(page_id)
         .map_err(|e| PageError::Other(format!("page object unreadable: {e}")))?;
-    let content = doc
-        .get_page_content_with_limit(page_id, opts.max_decompressed_bytes)
-        .map_err(|e| match e {
-            lopdf::Error::Decompress(DecompressError::MemoryLimitExceeded { limit }) => {
-                PageError::TooLarge(format!("content decompresses to more than {limit} bytes"))
-            }
-            other => PageError::Other(format!("content unreadable: {other}")),
-        })?;
+    let content = page_content(doc, page_id, budget)?;
     let resources = inherited_resources(doc, page);
     let mut walker = Walker {
         doc,
         opts,
         fonts,
+        budget,
         glyphs: Vec::new(),
         ops: 0,
         truncated: false,
+        exhausted: None,
         broken: false,
         pending_space: false,
         forms: HashSet::new(),
@@ -212,6 +237,9 @@ fn page_text(
     let mut state = State::default();
     walker.run(&content, resources, &mut state, 0);
     walker.annotations(page, &mut State::default());
+    if let Some(msg) = walker.exhausted {
+        return Err(PageError::Exhausted(msg));
+    }
     if walker.truncated {
         warnings.push(format!(
             "page {number}: more than {} operators or too many glyphs; the rest of the page was skipped",
@@ -224,6 +252,32 @@ fn page_text(
         ));
     }
     Ok(layout_page(walker.glyphs))
+}
+
+/// The page's content streams, concatenated (as lopdf's
+/// `get_page_content` does, newline-separated), through the budget's cache
+/// so that pages sharing a stream inflate it once.
+fn page_content(
+    doc: &Document,
+    page_id: ObjectId,
+    budget: &mut Budget,
+) -> Result<Vec<u8>, PageError> {
+    let mut content = Vec::new();
+    for id in doc.get_page_contents(page_id) {
+        let Ok(stream) = doc.get_object(id).and_then(Object::as_stream) else {
+            continue;
+        };
+        let bytes = budget.stream(Some(id), stream).map_err(|e| match e {
+            Refused::Exhausted(m) => PageError::Exhausted(m),
+            Refused::StreamTooLarge(limit) => {
+                PageError::TooLarge(format!("content decompresses to more than {limit} bytes"))
+            }
+            Refused::Damaged(m) => PageError::Other(format!("content unreadable: {m}")),
+        })?;
+        content.extend_from_slice(&bytes);
+        content.push(b'\n');
+    }
+    Ok(content)
 }
 
 /// The page's `/Resources`, inherited from the page tree when absent.
@@ -367,17 +421,17 @@ fn estimate_width(metrics: Metrics, c: char) -> f64 {
 }
 
 impl FontCache {
-    fn get(&mut self, doc: &Document, dict: &Dictionary) -> Rc<Font> {
+    fn get(&mut self, doc: &Document, dict: &Dictionary, budget: &mut Budget) -> Rc<Font> {
         let key = dict as *const Dictionary as usize;
         if let Some(font) = self.fonts.get(&key) {
             return font.clone();
         }
-        let font = Rc::new(self.build(doc, dict));
+        let font = Rc::new(self.build(doc, dict, budget));
         self.fonts.insert(key, font.clone());
         font
     }
 
-    fn build(&mut self, doc: &Document, dict: &Dictionary) -> Font {
+    fn build(&mut self, doc: &Document, dict: &Dictionary, budget: &mut Budget) -> Font {
         let subtype = dict_get(doc, dict, b"Subtype")
             .and_then(|o| o.as_name().ok())
             .unwrap_or(b"");
@@ -396,7 +450,7 @@ impl FontCache {
         } else {
             Metrics::Helvetica
         };
-        let to_unicode = to_unicode(doc, dict);
+        let to_unicode = to_unicode(doc, dict, budget);
         let mut font = Font {
             two_byte: false,
             to_unicode,
@@ -582,12 +636,19 @@ fn glyph_name_uncached(name: &[u8], depth: u8) -> String {
     }
 }
 
-/// The font's `/ToUnicode` CMap, decoded by lopdf.
-fn to_unicode(doc: &Document, dict: &Dictionary) -> Option<Encoding<'static>> {
-    dict.get(b"ToUnicode").ok()?;
+/// The font's `/ToUnicode` CMap, inflated through the budget and parsed by
+/// lopdf. (Over the budget, the font has no CMap and the walk stops at its
+/// next operator, since the budget refuses every charge once spent.)
+fn to_unicode(doc: &Document, dict: &Dictionary, budget: &mut Budget) -> Option<Encoding<'static>> {
+    let reference = dict.get(b"ToUnicode").ok()?;
+    let stream = deref(doc, reference)?.as_stream().ok()?;
+    let plain = budget.stream(reference.as_reference().ok(), stream).ok()?;
     let mut only = Dictionary::new();
     only.set("Type", Object::Name(b"Font".to_vec()));
-    only.set("ToUnicode", dict.get(b"ToUnicode").ok()?.clone());
+    only.set(
+        "ToUnicode",
+        Object::Stream(lopdf::Stream::new(Dictionary::new(), plain.to_vec())),
+    );
     // The encoding borrows the temporary dictionary only for its lifetime
     // parameter; a CMap is owned, so move it out.
     match only.get_font_encoding(doc) {
@@ -699,9 +760,12 @@ struct Walker<'a, 'c> {
     doc: &'a Document,
     opts: &'c Options,
     fonts: &'c mut FontCache,
+    budget: &'c mut Budget,
     glyphs: Vec<Glyph>,
     ops: usize,
     truncated: bool,
+    /// Why the document's budget ran out, which stops the walk.
+    exhausted: Option<String>,
     broken: bool,
     pending_space: bool,
     forms: HashSet<ObjectId>,
@@ -715,9 +779,15 @@ impl<'a> Walker<'a, '_> {
         st: &mut State,
         depth: usize,
     ) {
+        if let Err(e) = self.budget.run(content.len()) {
+            return self.refused(e);
+        }
         for op in Content::decode_iter(content) {
             if self.truncated {
                 return;
+            }
+            if let Err(e) = self.budget.op() {
+                return self.refused(e);
             }
             self.ops = self.ops.saturating_add(1);
             if self.ops > self.opts.max_ops_per_page || self.glyphs.len() > MAX_GLYPHS_PER_PAGE {
@@ -732,6 +802,14 @@ impl<'a> Walker<'a, '_> {
                 }
             };
             self.operation(&op.operator, &op.operands, resources, st, depth);
+        }
+    }
+
+    /// Stops the walk when the document's budget is spent.
+    fn refused(&mut self, e: Refused) {
+        if let Refused::Exhausted(msg) = e {
+            self.exhausted.get_or_insert(msg);
+            self.truncated = true;
         }
     }
 
@@ -848,7 +926,7 @@ impl<'a> Walker<'a, '_> {
         let doc = self.doc;
         let fonts = dict_get(doc, resources?, b"Font")?.as_dict().ok()?;
         let dict = dict_get(doc, fonts, name)?.as_dict().ok()?;
-        Some(self.fonts.get(doc, dict))
+        Some(self.fonts.get(doc, dict, self.budget))
     }
 
     fn form(
@@ -897,7 +975,9 @@ impl<'a> Walker<'a, '_> {
         {
             return; // a form drawing itself
         }
-        if let Ok(content) = stream.get_plain_content_with_limit(self.opts.max_decompressed_bytes) {
+        if let Err(e) = self.budget.form() {
+            self.refused(e);
+        } else if let Ok(content) = self.budget.stream(id, stream).map_err(|e| self.refused(e)) {
             let form_resources = dict_get(doc, &stream.dict, b"Resources")
                 .and_then(|o| o.as_dict().ok())
                 .or(resources);
@@ -1658,6 +1738,9 @@ fn write_lines(lines: &[Line]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod budget_tests;
 
 #[cfg(test)]
 mod tests {
