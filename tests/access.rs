@@ -137,7 +137,12 @@ fn every_route_needs_a_key_and_its_scope() {
         }
         let r = call(&host, rule, Some(&find(&all_but, rule.scope)));
         assert_eq!(r.status, 403, "{what} without {}: {}", rule.scope, r.text);
-        assert_eq!(r.json["error"]["code"], "forbidden");
+        // OpenAI's shape on /v1: a 403 there has no finer code.
+        let code = match rule.pattern.starts_with("/v1/") {
+            true => json!(null),
+            false => json!("forbidden"),
+        };
+        assert_eq!(r.json["error"]["code"], code, "{what}: {}", r.text);
         assert!(
             r.json["error"]["message"]
                 .as_str()
@@ -295,6 +300,20 @@ fn rate_limits_hold_per_key_and_budget_and_answer_429_with_headers() {
     let r = chat(&key);
     assert_eq!(r.status, 429, "{}", r.text);
     assert!(r.text.contains("llm"), "{}", r.text);
+    // On the OpenAI-compatible surface the same refusal takes OpenAI's shape.
+    let v1 = host.json(
+        "POST",
+        "/v1/chat/completions",
+        &key,
+        &json!({"model": "lode-rag", "messages": [{"role": "user", "content": "zebra?"}]}),
+    );
+    assert_eq!(v1.status, 429, "{}", v1.text);
+    assert_eq!(
+        v1.json["error"]["code"], "rate_limit_exceeded",
+        "{}",
+        v1.text
+    );
+    assert!(v1.headers.contains_key("retry-after"));
     let other = tenant_key("viewer");
     assert_eq!(host.get("/api/documents", Some(&other)).status, 200);
     // The operator's bootstrap key is not limited.

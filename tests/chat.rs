@@ -659,6 +659,16 @@ fn the_official_openai_client_works_against_v1() {
     assert_eq!(result["embeddings"][1], 384);
     assert!(result["embeddings"][2].as_u64().unwrap() >= 6);
     assert!((result["norm"].as_f64().unwrap() - 1.0).abs() < 1e-3);
+    // The official client raises its own classes, and does not retry a
+    // 404 (it retried the 503 an unknown model used to get).
+    assert_eq!(
+        result["errors"],
+        json!({
+            "unknown_model": ["NotFoundError", 404, "model_not_found"],
+            "empty_messages": ["BadRequestError", 400, null],
+            "bad_key": ["AuthenticationError", 401, "invalid_api_key"],
+        })
+    );
     let sent = llm.requests();
     assert_eq!(sent[1].body["model"], "local-v1");
     assert_eq!(sent[1].body["messages"][0]["role"], "system");
@@ -681,56 +691,87 @@ fn the_official_openai_client_works_against_v1() {
         (
             "/v1/embeddings",
             json!({"model": "all-MiniLM-L6-v2", "input": [[1, 2, 3]]}),
-            422,
+            400,
         ),
         (
             "/v1/embeddings",
             json!({"model": "all-MiniLM-L6-v2", "input": long}),
-            422,
+            400,
         ),
         (
             "/v1/embeddings",
             json!({"model": "all-MiniLM-L6-v2", "input": []}),
-            422,
+            400,
         ),
         // Runs without spaces are counted in one pass (they were quadratic),
         // and a 1 MB input is refused by its length before tokenizing.
         (
             "/v1/embeddings",
             json!({"model": "all-MiniLM-L6-v2", "input": "!".repeat(16 * 1024)}),
-            422,
+            400,
         ),
         (
             "/v1/embeddings",
             json!({"model": "all-MiniLM-L6-v2", "input": ["ok", "中".repeat(1_000_000 / 3)]}),
-            422,
+            400,
         ),
         (
             "/v1/chat/completions",
             json!({"model": "lode-rag", "messages": []}),
-            422,
+            400,
         ),
         (
             "/v1/chat/completions",
             json!({"model": "lode-rag", "n": 2, "messages": [{"role": "user", "content": "x"}]}),
-            422,
+            400,
         ),
         (
             "/v1/chat/completions",
             json!({"model": "lode-rag", "messages": [{"role": "wizard", "content": "x"}]}),
-            422,
+            400,
         ),
         (
             "/v1/chat/completions",
             json!({"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]}),
-            503,
+            404,
+        ),
+        // A proxied model's request is bounded like every other LLM call.
+        (
+            "/v1/chat/completions",
+            json!({"model": "local", "max_tokens": 0, "messages": [{"role": "user", "content": "x"}]}),
+            400,
+        ),
+        (
+            "/v1/chat/completions",
+            json!({"model": "local", "messages": [{"role": "user", "content": "x".repeat(300_000)}]}),
+            400,
         ),
     ] {
         let r = v1(path, body.clone());
         assert_eq!(r.status, status, "{path} {body}: {}", r.text);
-        assert!(r.json["error"]["message"].is_string(), "{}", r.text);
+        // OpenAI's error shape: message, type, param, code.
+        let e = &r.json["error"];
+        assert!(e["message"].is_string(), "{}", r.text);
+        assert_eq!(e["type"], "invalid_request_error", "{}", r.text);
+        assert!(
+            e.get("param").is_some() && e.get("code").is_some(),
+            "{}",
+            r.text
+        );
+        if status == 404 {
+            assert_eq!(
+                (&e["code"], &e["param"]),
+                (&json!("model_not_found"), &json!("model"))
+            );
+        }
     }
-    assert_eq!(host.get("/v1/models", None).status, 401);
+    let anonymous = host.get("/v1/models", None);
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(
+        anonymous.json["error"]["code"], "invalid_api_key",
+        "{}",
+        anonymous.text
+    );
 }
 
 #[test]

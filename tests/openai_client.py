@@ -8,6 +8,7 @@ tests/chat.rs checks.
 import json
 import sys
 
+import openai
 from openai import OpenAI
 
 client = OpenAI(base_url=sys.argv[1] + "/v1", api_key=sys.argv[2], max_retries=0, timeout=120)
@@ -44,7 +45,24 @@ emb = client.embeddings.create(model="all-MiniLM-L6-v2", input=["the wing lifts 
 print("embeddings.create():", len(emb.data), "vectors of", len(emb.data[0].embedding),
       f"dimensions, usage={emb.usage.prompt_tokens} tokens")
 
+# Errors arrive as the client's own exception classes, with OpenAI's codes.
+errors = {}
+for name, call in [
+    ("unknown_model", lambda: client.chat.completions.create(
+        model="no-such-model", messages=[{"role": "user", "content": "x"}])),
+    ("empty_messages", lambda: client.chat.completions.create(model="lode-rag", messages=[])),
+    ("bad_key", lambda: OpenAI(base_url=sys.argv[1] + "/v1", api_key="lode_wrong", max_retries=0)
+        .models.list()),
+]:
+    try:
+        call()
+        errors[name] = None
+    except openai.APIStatusError as e:
+        errors[name] = [type(e).__name__, e.status_code, e.code]
+print("errors:", errors)
+
 print("RESULT " + json.dumps({
+    "errors": errors,
     "models": models,
     "stream_text": "".join(pieces),
     "stream_chunks": len(pieces),

@@ -116,11 +116,16 @@ pub fn check_limits(
             "message must be 1-{MAX_MESSAGE_CHARS} characters"
         )));
     }
+    check_sampling(max_tokens, temperature)
+}
+
+/// Check what every LLM call is asked for, proxied ones included.
+pub fn check_sampling(max_tokens: u32, temperature: Option<f32>) -> Result<(), ApiError> {
     if !(1..=32_000).contains(&max_tokens) {
-        return Err(ApiError::invalid("max_tokens must be 1-32000"));
+        return Err(ApiError::invalid("max_tokens must be 1-32000").with_param("max_tokens"));
     }
     if temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
-        return Err(ApiError::invalid("temperature must be 0-2"));
+        return Err(ApiError::invalid("temperature must be 0-2").with_param("temperature"));
     }
     Ok(())
 }

@@ -172,6 +172,7 @@ pub async fn completions(
             framing.completion(&payload),
         )));
     }
+    check_proxied(&messages, max_tokens, body.temperature)?;
     let ask = Ask {
         messages,
         tools: body
@@ -293,6 +294,31 @@ fn message(m: WireMessage) -> Result<Message, ApiError> {
     })
 }
 
+/// Most characters of all messages sent to a proxied model (as much raw
+/// text as an LLM tool takes).
+const MAX_PROXIED_CHARS: usize = 200_000;
+/// Most messages sent to a proxied model.
+const MAX_PROXIED_MESSAGES: usize = 2 * crate::MAX_HISTORY;
+
+/// A proxied model's request is bounded like every other LLM call: the
+/// same `max_tokens` and temperature ranges, and a ceiling on the text.
+fn check_proxied(
+    messages: &[Message],
+    max_tokens: u32,
+    temperature: Option<f32>,
+) -> Result<(), ApiError> {
+    answer::check_sampling(max_tokens, temperature)?;
+    let chars: usize = messages.iter().map(|m| m.content.chars().count()).sum();
+    if messages.len() > MAX_PROXIED_MESSAGES || chars > MAX_PROXIED_CHARS {
+        return Err(ApiError::invalid(format!(
+            "at most {MAX_PROXIED_MESSAGES} messages of {MAX_PROXIED_CHARS} characters in all ({} messages, {chars} characters sent)",
+            messages.len()
+        ))
+        .with_param("messages"));
+    }
+    Ok(())
+}
+
 /// The last user message is the question; earlier user and assistant
 /// messages are the history (system messages are Lode's own to write).
 fn split_question(messages: &[Message]) -> Result<(String, Vec<Message>), ApiError> {
@@ -395,11 +421,9 @@ impl Framing for Chunks {
         Bytes::from(out)
     }
 
+    /// A failure after the stream began, as an OpenAI error event.
     fn error(&self, e: &ApiError) -> Bytes {
-        Bytes::from(format!(
-            "data: {}\n\ndata: [DONE]\n\n",
-            json!({"error": {"message": e.message, "type": "server_error", "code": e.code.as_str()}})
-        ))
+        Bytes::from(format!("data: {}\n\ndata: [DONE]\n\n", e.to_openai().1))
     }
 }
 
@@ -415,10 +439,9 @@ pub struct Embeddings {
 pub async fn embeddings(body: Embeddings) -> Result<Reply, ApiError> {
     let model = embed::model();
     if lode_llm::embeddings::model_id(&body.model) != model && body.model != model {
-        return Err(ApiError::not_found(&format!(
-            "model {:?} (this server embeds with {model})",
-            body.model
-        )));
+        let mut e = ApiError::model_not_found(&body.model);
+        e.message = format!("{}; this server embeds with {model}", e.message);
+        return Err(e);
     }
     // The official Python client asks for base64 by default.
     let base64 = match body.encoding_format.as_deref() {

@@ -112,10 +112,6 @@ pub async fn finish(
     path: &str,
     result: Result<Reply, ApiError>,
 ) -> Response<Full<Bytes>> {
-    let status = match &result {
-        Ok(reply) => reply.status(),
-        Err(e) => e.status(),
-    };
     if let Err(e) = &result
         && e.status() >= 500
     {
@@ -123,11 +119,35 @@ pub async fn finish(
             "error",
             env!("CARGO_PKG_NAME"),
             "request_failed",
-            json!({"status": status, "code": e.to_json()["error"]["code"], "cause": e.cause}),
+            json!({"status": e.status(), "code": e.code.as_str(), "cause": e.cause}),
         );
     }
+    let result = match result {
+        Err(e) if openai_surface(path) => Ok(openai_error(e)),
+        other => other,
+    };
+    let status = match &result {
+        Ok(reply) => reply.status(),
+        Err(e) => e.status(),
+    };
     record(method, path, status).await;
     respond(result)
+}
+
+/// Whether `path` is on the OpenAI-compatible surface, whose errors take
+/// OpenAI's statuses and shape (the frame's 401 and 429 included).
+pub fn openai_surface(path: &str) -> bool {
+    path == "/v1" || path.starts_with("/v1/")
+}
+
+/// `e` as OpenAI's API would send it ([`ApiError::to_openai`]).
+pub fn openai_error(e: ApiError) -> Reply {
+    let (status, body) = e.to_openai();
+    let mut reply = Reply::json(status, body);
+    for (name, value) in e.headers {
+        reply = reply.with_header(&name, &value);
+    }
+    reply
 }
 
 /// Count a request in `lode_http_request_duration_seconds` and write its

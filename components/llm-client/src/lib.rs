@@ -18,7 +18,9 @@ use lode_api::{ApiError, ErrorCode};
 use lode_common::SpinSql;
 use lode_llm::chat::{ChatRequest, ChatResponse, Delta, Message, StreamDecoder, Tool};
 use lode_llm::circuit::{Circuit, Policy};
-use lode_llm::registry::{Candidate, Capability, Model, Provider, Registry, Strategy};
+use lode_llm::registry::{
+    Candidate, Capability, Model, Provider, Registry, RegistryError, Strategy,
+};
 use lode_llm::sse::SseParser;
 use lode_retry::Backoff;
 use lode_store::ids::{jitter, now_ms};
@@ -262,7 +264,10 @@ impl Llm {
                 needed,
                 |p: &Provider| keys.contains_key(&p.name) && closed.contains(&p.name),
             )
-            .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))
+            .map_err(|e| match e {
+                RegistryError::UnknownModel(name) => ApiError::model_not_found(&name),
+                other => ApiError::new(ErrorCode::Unavailable, other.to_string()),
+            })
     }
 
     /// One candidate, with retries: the 2xx response, or why not.

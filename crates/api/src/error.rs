@@ -100,6 +100,11 @@ pub struct ApiError {
     pub headers: Vec<(String, String)>,
     /// For the log only, never the response: why an internal error happened.
     pub cause: Option<String>,
+    /// The request field at fault, when one is (OpenAI's `param`).
+    pub param: Option<String>,
+    /// A finer machine code than `code` where clients know one
+    /// (`model_not_found`, `context_length_exceeded`): OpenAI's `code`.
+    pub subcode: Option<&'static str>,
 }
 
 impl ApiError {
@@ -110,6 +115,8 @@ impl ApiError {
             message: message.into(),
             headers: Vec::new(),
             cause: None,
+            param: None,
+            subcode: None,
         }
     }
 
@@ -125,6 +132,28 @@ impl ApiError {
     pub fn with_header(mut self, name: &str, value: String) -> Self {
         self.headers.push((name.to_string(), value));
         self
+    }
+
+    /// The same error naming the request field at fault.
+    pub fn with_param(mut self, param: &str) -> Self {
+        self.param = Some(param.to_string());
+        self
+    }
+
+    /// The same error with a finer machine code (see [`ApiError::subcode`]).
+    pub fn with_subcode(mut self, subcode: &'static str) -> Self {
+        self.subcode = Some(subcode);
+        self
+    }
+
+    /// 404 for a model name nothing serves (OpenAI's `model_not_found`).
+    pub fn model_not_found(model: &str) -> Self {
+        Self::new(
+            ErrorCode::NotFound,
+            format!("the model {model:?} does not exist"),
+        )
+        .with_param("model")
+        .with_subcode("model_not_found")
     }
 
     /// 400 with a message.
@@ -184,6 +213,35 @@ impl ApiError {
     pub fn to_json(&self) -> serde_json::Value {
         json!({"error": {"code": self.code.as_str(), "message": self.message}})
     }
+
+    /// The status and body OpenAI's API would send for this error, for the
+    /// OpenAI-compatible `/v1` surface, whose clients switch on them: invalid
+    /// input is 400 `invalid_request_error` (not 422), an unknown model 404
+    /// `model_not_found`, a bad key 401 `invalid_api_key`, a rate limit 429
+    /// `rate_limit_exceeded`, and only Lode's own failures are 5xx
+    /// `server_error` (which the official clients retry).
+    pub fn to_openai(&self) -> (u16, serde_json::Value) {
+        use ErrorCode::*;
+        let (status, kind, code) = match self.code {
+            BadRequest | Unprocessable | Encrypted | Unreadable => {
+                (400, "invalid_request_error", None)
+            }
+            Unauthorized => (401, "invalid_request_error", Some("invalid_api_key")),
+            Forbidden => (403, "invalid_request_error", None),
+            TooManyRequests => (429, "requests", Some("rate_limit_exceeded")),
+            Internal | NotImplemented | BadGateway | Unavailable => {
+                (self.status(), "server_error", None)
+            }
+            NotFound | MethodNotAllowed | Conflict | PayloadTooLarge | UnsupportedMediaType => {
+                (self.status(), "invalid_request_error", None)
+            }
+        };
+        let code = self.subcode.or(code);
+        (
+            status,
+            json!({"error": {"message": self.message, "type": kind, "param": self.param, "code": code}}),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +255,30 @@ mod tests {
         assert_eq!(
             e.to_json(),
             json!({"error":{"code":"not_found","message":"document not found"}})
+        );
+    }
+
+    #[test]
+    fn openai_shape_and_statuses() {
+        let (status, body) = ApiError::model_not_found("gpt-9").to_openai();
+        assert_eq!(status, 404);
+        assert_eq!(
+            body,
+            json!({"error":{"message":"the model \"gpt-9\" does not exist","type":"invalid_request_error","param":"model","code":"model_not_found"}})
+        );
+        assert_eq!(ApiError::invalid("x").to_openai().0, 400);
+        assert_eq!(
+            ApiError::unauthorized("x").to_openai().1["error"]["code"],
+            "invalid_api_key"
+        );
+        let (status, body) = ApiError::new(ErrorCode::TooManyRequests, "slow down").to_openai();
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (429, &json!("rate_limit_exceeded"))
+        );
+        assert_eq!(
+            ApiError::unavailable("x").to_openai().1["error"]["type"],
+            "server_error"
         );
     }
 

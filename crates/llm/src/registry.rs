@@ -137,6 +137,9 @@ pub enum RegistryError {
     /// A model names a provider that is not listed, or names repeat.
     #[error("llm_registry: {0}")]
     Inconsistent(String),
+    /// The caller named a model the registry does not list.
+    #[error("the model {0:?} does not exist")]
+    UnknownModel(String),
     /// Nothing can serve the request.
     #[error("no configured model can {0}")]
     NoModel(String),
@@ -223,9 +226,9 @@ impl Registry {
         usable: impl Fn(&Provider) -> bool,
     ) -> Result<Vec<Candidate<'_>>, RegistryError> {
         if let Some(name) = requested {
-            let model = self.model(name).ok_or_else(|| {
-                RegistryError::NoModel(format!("answer as {name:?}: no such model"))
-            })?;
+            let model = self
+                .model(name)
+                .ok_or_else(|| RegistryError::UnknownModel(name.to_string()))?;
             let c = self
                 .candidate(model)
                 .ok_or_else(|| RegistryError::NoModel(format!("reach {name:?}")))?;
