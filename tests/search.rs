@@ -462,6 +462,18 @@ fn uploads_of_pdf_html_and_text_are_extracted_with_pages_and_metadata() {
     );
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(response.contains("payload_too_large"), "{response}");
+    // Without a valid key, a 32 MiB upload is refused from its headers: the
+    // body is never sent, so an answer proves it was never waited for.
+    for auth in ["", "Authorization: Bearer lode_not_a_key\r\n"] {
+        let response = headers_only(
+            &host,
+            &format!(
+                "POST /api/documents/upload HTTP/1.1\r\nHost: x\r\n{auth}\
+                 Content-Type: application/pdf\r\nContent-Length: 33554432\r\n\r\n"
+            ),
+        );
+        assert!(response.starts_with("HTTP/1.1 401"), "{auth}: {response}");
+    }
     let after = host.get("/api/documents?limit=100", Some(ADMIN)).json["data"]
         .as_array()
         .unwrap()

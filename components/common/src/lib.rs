@@ -1,9 +1,9 @@
 //! The thin layer between Spin and Lode's libraries.
 //!
 //! A component's request path is: [`handle`] (request id, CORS) →
-//! [`read_request`] (size-checked body) → [`SpinSql::open`] +
-//! [`lode_store::migrate`] → [`authenticate`] → a handler from the pure
-//! crates → [`http::finish`] (metrics, access log) → [`respond`]. Only this
+//! [`SpinSql::open`] + [`lode_store::migrate`] → [`authenticate`] (from the
+//! headers) → scope and rate limit → [`read_body`] (size-checked) → a
+//! handler from the pure crates → [`http::finish`] (metrics, access log) → [`respond`]. Only this
 //! crate touches `spin_sdk` types.
 
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use lode_store::ids::now_ms;
 use lode_store::{Row, Sql, StoreError, Value};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::sqlite;
+use spin_sdk::wasip3::http_compat::IncomingRequestBody;
 
 pub mod context;
 pub mod http;
@@ -58,13 +59,34 @@ impl ApiRequest {
 /// Read a request, refusing bodies over `limit` with 413 as soon as that is
 /// known: from `Content-Length` before reading, or while streaming.
 pub async fn read_request(req: Request, limit: BodyLimit) -> Result<ApiRequest, ApiError> {
-    let (parts, mut body) = req.into_parts();
-    let declared = parts
-        .headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if let Some(len) = declared {
+    let (head, body) = split_request(req);
+    read_body(head, body, limit).await
+}
+
+/// The request's head (method, path, query, headers; no body yet) and its
+/// unread body, so that a caller is authenticated before its body is read.
+pub fn split_request(req: Request) -> (ApiRequest, IncomingRequestBody) {
+    let (parts, body) = req.into_parts();
+    let head = ApiRequest {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        headers: parts.headers,
+        body: Bytes::new(),
+    };
+    (head, body)
+}
+
+/// Read `body` into `head`, refusing (413) a declared or actual length over `limit`.
+pub async fn read_body(
+    mut head: ApiRequest,
+    mut body: IncomingRequestBody,
+    limit: BodyLimit,
+) -> Result<ApiRequest, ApiError> {
+    if let Some(len) = head
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         limit.check(len)?;
     }
     let mut buf = Vec::new();
@@ -75,13 +97,8 @@ pub async fn read_request(req: Request, limit: BodyLimit) -> Result<ApiRequest, 
             buf.extend_from_slice(&data);
         }
     }
-    Ok(ApiRequest {
-        method: parts.method,
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().unwrap_or("").to_string(),
-        headers: parts.headers,
-        body: Bytes::from(buf),
-    })
+    head.body = Bytes::from(buf);
+    Ok(head)
 }
 
 /// A response before it is encoded.
@@ -311,9 +328,10 @@ pub struct ApiCall {
     pub params: Params,
 }
 
-/// The shared preamble of every `/api/*` component: read the body, open and
-/// migrate the store, authenticate, check the route's scope
-/// (`lode_auth::routes`), then match `routes` (404 when none does).
+/// The shared preamble of every `/api/*` component: open and migrate the
+/// store, authenticate from the headers, check the route's scope
+/// (`lode_auth::routes`) and rate limit, match `routes` (404 when none
+/// does), and only then read the body.
 pub async fn api_call(req: Request, routes: &[Pattern]) -> Result<ApiCall, ApiError> {
     api_call_with_uploads(req, routes, &[]).await
 }
@@ -326,11 +344,9 @@ pub async fn api_call_with_uploads(
     uploads: &[usize],
 ) -> Result<ApiCall, ApiError> {
     let matched = match_route(routes, req.uri().path());
-    let limit = match &matched {
-        Some((route, _)) if uploads.contains(route) => upload_limit().await?,
-        _ => body_limit().await?,
-    };
-    let req = read_request(req, limit).await?;
+    // The body is read only once the caller is known and allowed: an
+    // unauthenticated 32 MiB upload costs its headers, not its bytes.
+    let (req, body) = split_request(req);
     let sql = SpinSql::open("default").await?;
     lode_store::migrate(&sql).await?;
     let who = authenticate_or_slow_down(&sql, &req).await?;
@@ -349,6 +365,11 @@ pub async fn api_call_with_uploads(
         rate::check(budget, &who.actor(), &limits).await?;
     }
     let (route, params) = matched.ok_or_else(|| ApiError::not_found("route"))?;
+    let limit = match uploads.contains(&route) {
+        true => upload_limit().await?,
+        false => body_limit().await?,
+    };
+    let req = read_body(req, body, limit).await?;
     Ok(ApiCall {
         req,
         sql,
