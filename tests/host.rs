@@ -268,3 +268,50 @@ fn shuts_down_cleanly_on_sigterm() {
         "{output:?}"
     );
 }
+
+/// A guest that computes without pause neither holds the host nor runs
+/// forever: guests yield every epoch tick, so other requests are served
+/// while more spinning guests run than the host has threads, and each
+/// spinner is trapped at `LODE_REQUEST_TIMEOUT_SECS` and answered 503.
+#[test]
+fn spinning_guests_yield_and_stop_at_the_deadline() {
+    let host = start(None, &[("LODE_REQUEST_TIMEOUT_SECS", "20")]);
+    let spinners = std::thread::available_parallelism().map_or(2, |n| n.get()) + 1;
+    std::thread::scope(|s| {
+        let running: Vec<_> = (0..spinners)
+            .map(|i| {
+                let host = &host;
+                s.spawn(move || host.get(&format!("/probe/spin/{i}"), None))
+            })
+            .collect();
+        // Each spinner says it started before it spins; reading that is
+        // itself served while they spin.
+        for i in 0..spinners {
+            wait_for("a spinner to start", Duration::from_secs(60), || {
+                let seen = probe(&host, &format!("/probe/kv-read/spinning-{i}"));
+                (seen["ok"] == "yes").then_some(())
+            });
+        }
+        for _ in 0..3 {
+            assert_eq!(
+                probe(&host, "/probe/env/LODE_PROBE_ENV")["ok"],
+                "from-probe"
+            );
+        }
+        assert!(
+            running.iter().all(|t| !t.is_finished()),
+            "the spinners were still running while others were served"
+        );
+        for t in running {
+            let r = t.join().unwrap();
+            assert_eq!(r.status, 503, "{}", r.text);
+            assert_eq!(r.json["error"]["code"], "timeout", "{}", r.text);
+        }
+    });
+    wait_for("the log line", Duration::from_secs(10), || {
+        let out = host.output.lock().unwrap();
+        out.iter()
+            .any(|l| l.contains("request stopped after 20 s (LODE_REQUEST_TIMEOUT_SECS)"))
+            .then_some(())
+    });
+}

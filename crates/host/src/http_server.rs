@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
 
 use crate::routes::{RouteMatch, Router, spin_headers};
-use crate::runtime::{App, Loaded};
+use crate::runtime::{App, Deadline, Loaded};
 
 /// Response body type: streamed from the guest, or a small host-made body.
 pub type Body = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
@@ -191,7 +191,8 @@ impl HttpTrigger {
         parts.uri = full_url.parse().map_err(|_| 400u16)?;
         let req = http::Request::from_parts(parts, body);
 
-        let mut store = component.store(&self.app.engine);
+        let deadline = Deadline::after(self.app.deadlines.request);
+        let mut store = component.store(&self.app.engine, &deadline);
         let service = pre.instantiate_async(&mut store).await.map_err(|e| {
             if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
                 .is_some()
@@ -235,7 +236,33 @@ impl HttpTrigger {
                 );
                 Err(500)
             }
+            Err(_) if deadline.passed() => {
+                let secs = self.app.deadlines.request.as_secs();
+                eprintln!(
+                    "component {}: request stopped after {secs} s (LODE_REQUEST_TIMEOUT_SECS)",
+                    component.id
+                );
+                Ok(json_error(
+                    503,
+                    "timeout",
+                    &format!("the request ran longer than this server allows ({secs} s)"),
+                ))
+            }
             Err(_) => Err(500),
         }
     }
+}
+
+/// A JSON error the host itself answers with, in Lode's shape.
+fn json_error(status: u16, code: &str, message: &str) -> hyper::Response<Body> {
+    let body = json!({"error": {"code": code, "message": message}}).to_string();
+    hyper::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(
+            Full::new(Bytes::from(body))
+                .map_err(|e: Infallible| match e {})
+                .boxed_unsync(),
+        )
+        .expect("valid response")
 }

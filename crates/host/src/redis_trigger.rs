@@ -24,7 +24,7 @@ use anyhow::{Context, Result};
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::runtime::{App, Loaded};
+use crate::runtime::{App, Deadline, Loaded};
 use crate::spin_apis::redact;
 
 /// channel → component ids, for one server address.
@@ -158,7 +158,8 @@ async fn call(app: &App, component: &Loaded, payload: Vec<u8>) -> Result<()> {
         .redis
         .clone()
         .context("component has no Redis handler")?;
-    let mut store = component.store(&app.engine);
+    let deadline = Deadline::after(app.deadlines.job);
+    let mut store = component.store(&app.engine, &deadline);
     let trigger = pre.instantiate_async(&mut store).await?;
     let result = store
         .run_concurrent(async move |acc| {
@@ -169,6 +170,13 @@ async fn call(app: &App, component: &Loaded, payload: Vec<u8>) -> Result<()> {
             std::future::poll_fn(|cx| acc.poll_no_interesting_tasks(cx)).await;
             wasmtime::error::Ok(r)
         })
-        .await??;
-    result.map_err(|e| anyhow::anyhow!("Redis handler returned an error: {e:?}"))
+        .await;
+    if deadline.passed() {
+        // Its job's lease has run out too: the sweep re-queues it.
+        anyhow::bail!(
+            "stopped after {} s (LODE_JOB_TIMEOUT_SECS)",
+            app.deadlines.job.as_secs()
+        );
+    }
+    result??.map_err(|e| anyhow::anyhow!("Redis handler returned an error: {e:?}"))
 }

@@ -6,12 +6,15 @@
 //! creating one is cheap.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
     Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+    UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p3::bindings::ServicePre;
@@ -78,9 +81,14 @@ impl Ctx {
     }
 }
 
+/// How often the engine's epoch advances: Spin's `DEFAULT_EPOCH_TICK_INTERVAL`
+/// (`crates/core/src/lib.rs`).
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
 /// A wasmtime engine configured like Spin's: component model with async,
-/// pooling allocator, and a compilation cache in `cache_dir` so a restart does
-/// not recompile unchanged components.
+/// pooling allocator, epoch interruption ticked every [`EPOCH_TICK`] by a
+/// thread (as Spin's `EngineBuilder` does), and a compilation cache in
+/// `cache_dir` so a restart does not recompile unchanged components.
 pub fn engine(cache_dir: &std::path::Path) -> Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(MAX_INSTANCES)
@@ -97,10 +105,74 @@ pub fn engine(cache_dir: &std::path::Path) -> Result<Engine> {
     config.wasm_component_model(true);
     config.wasm_component_model_async(true);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config.epoch_interruption(true);
     let mut cache = CacheConfig::new();
     cache.with_directory(cache_dir);
     config.cache(Some(Cache::new(cache)?));
-    Ok(Engine::new(&config)?)
+    let engine = Engine::new(&config)?;
+    let weak = engine.weak();
+    std::thread::spawn(move || {
+        while let Some(engine) = weak.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            std::thread::sleep(EPOCH_TICK);
+        }
+    });
+    Ok(engine)
+}
+
+/// How long one request or message may run in a guest.
+///
+/// Every epoch tick the guest yields to the host's other work (so a guest
+/// that computes without pause cannot hold a thread from the others), and
+/// once the deadline has passed it is trapped at its next tick.
+pub struct Deadline {
+    at: Instant,
+    passed: Arc<AtomicBool>,
+}
+
+impl Deadline {
+    /// A deadline `limit` from now.
+    pub fn after(limit: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + limit,
+            passed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Whether the guest was trapped for running past it.
+    pub fn passed(&self) -> bool {
+        self.passed.load(Ordering::Relaxed)
+    }
+}
+
+/// The deadlines lode-host enforces: `LODE_REQUEST_TIMEOUT_SECS` (default
+/// 120) for HTTP requests, `LODE_JOB_TIMEOUT_SECS` (default 300, Lode's
+/// default `job_lease_secs`) for Redis messages.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// An HTTP request's.
+    pub request: Duration,
+    /// A Redis message's.
+    pub job: Duration,
+}
+
+impl Deadlines {
+    fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Deadlines> {
+        let secs = |name: &str, default: u64| -> Result<Duration> {
+            match env(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
+                    _ => bail!("{name}={v:?}: expected a whole number of seconds above 0"),
+                },
+            }
+        };
+        Ok(Deadlines {
+            request: secs("LODE_REQUEST_TIMEOUT_SECS", 120)?,
+            job: secs("LODE_JOB_TIMEOUT_SECS", 300)?,
+        })
+    }
 }
 
 fn linker(engine: &Engine) -> Result<Linker<Ctx>> {
@@ -175,15 +247,15 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// A fresh store for one request or message.
-    pub fn store(&self, engine: &Engine) -> Store<Ctx> {
+    /// A fresh store for one request or message, trapped past `deadline`.
+    pub fn store(&self, engine: &Engine, deadline: &Deadline) -> Store<Ctx> {
         let wasi = WasiCtxBuilder::new()
             // Spin echoes component stdout and stderr to its own stderr.
             .stdout(wasmtime_wasi::cli::stderr())
             .stderr(wasmtime_wasi::cli::stderr())
             .envs(&self.environment)
             .build();
-        Store::new(
+        let mut store = Store::new(
             engine,
             Ctx {
                 table: ResourceTable::new(),
@@ -192,7 +264,17 @@ impl Loaded {
                 hooks: OutboundPolicy::new(&self.id, self.caps.allowed_hosts.clone()),
                 caps: self.caps.clone(),
             },
-        )
+        );
+        let (at, passed) = (deadline.at, deadline.passed.clone());
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= at {
+                passed.store(true, Ordering::Relaxed);
+                return Err(wasmtime::Error::msg("the guest ran past its deadline"));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store.set_epoch_deadline(1);
+        store
     }
 }
 
@@ -206,6 +288,8 @@ pub struct App {
     pub manifest: Manifest,
     /// Resolved variables.
     pub variables: Resolved,
+    /// How long guests may run.
+    pub deadlines: Deadlines,
 }
 
 impl App {
@@ -217,6 +301,7 @@ impl App {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<App> {
         let variables = Resolved::resolve(&manifest, env)?;
+        let deadlines = Deadlines::from_env(env)?;
         // Compiled code is shared across state directories when
         // LODE_COMPILE_CACHE names a directory (the tests do this).
         let cache = env("LODE_COMPILE_CACHE")
@@ -317,6 +402,7 @@ impl App {
             components,
             manifest,
             variables,
+            deadlines,
         })
     }
 }

@@ -42,6 +42,17 @@ async fn handle(req: Request) -> impl IntoResponse {
             Ok(v) => json!({"ok": v}),
             Err(e) => json!({"error": format!("{e:?}")}),
         },
+        // Say so in the key-value store, then compute forever: the host must
+        // keep serving others and stop this one at its deadline.
+        p if p.starts_with("/probe/spin/") => {
+            if let Ok(store) = key_value::Store::open_default().await {
+                let _ = store.set(format!("spinning-{arg}"), b"yes".to_vec()).await;
+            }
+            let mut n = 0u64;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
         "/probe/outbound" => outbound(&query).await,
         "/probe/redis" => redis(&query).await,
         p if p.starts_with("/probe/greet/") => json!({"ok": lode::test::greet::greet(&arg)}),
