@@ -391,3 +391,39 @@ fn cors_is_granted_per_origin_and_metrics_count_real_traffic() {
         1.0
     );
 }
+
+/// Invented HTTP methods are refused by the host before any guest runs
+/// (501), and `/metrics` gains no series from them.
+#[test]
+fn invented_methods_are_refused_and_mint_no_series() {
+    let host = Host::start("spin.toml", &[("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN)]);
+    let series = || -> std::collections::BTreeSet<String> {
+        let m = host.get("/metrics", Some(ADMIN));
+        assert_eq!(m.status, 200, "{}", m.text);
+        m.text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.rsplit_once(' ').map(|(name, _)| name.to_string()))
+            .collect()
+    };
+    assert_eq!(host.get("/health", None).status, 200);
+    series();
+    let before = series();
+    // 500 method names from a small deterministic generator.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for i in 0..500 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let name: String = (0..4 + (state % 8) as usize)
+            .map(|k| (b'A' + ((state >> (k * 5)) % 26) as u8) as char)
+            .collect();
+        let path = ["/health", "/api/documents", "/v1/models", "/nowhere"][i % 4];
+        let r = host.raw(&format!(
+            "{name} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        ));
+        assert!(r.starts_with("HTTP/1.1 501"), "{name} {path}: {r}");
+        assert!(r.contains(r#""code":"not_implemented""#), "{r}");
+    }
+    assert_eq!(series(), before, "no new series");
+}

@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 
-use lode_tests::{Host, Reply};
+use lode_tests::{Host, Reply, read_message};
 use serde_json::{Value, json};
 
 const ADMIN: &str = "test-admin-key-0123456789";
@@ -453,25 +453,19 @@ fn uploads_of_pdf_html_and_text_are_extracted_with_pages_and_metadata() {
     }
     // Too large: refused from Content-Length alone, before the body is sent
     // (a client still writing the body would race the server's early answer).
-    let response = headers_only(
-        &host,
-        &format!(
-            "POST /api/documents/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\n\
+    let response = host.raw(&format!(
+        "POST /api/documents/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\n\
              Content-Type: text/plain\r\nContent-Length: 200001\r\n\r\n"
-        ),
-    );
+    ));
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(response.contains("payload_too_large"), "{response}");
     // Without a valid key, a 32 MiB upload is refused from its headers: the
     // body is never sent, so an answer proves it was never waited for.
     for auth in ["", "Authorization: Bearer lode_not_a_key\r\n"] {
-        let response = headers_only(
-            &host,
-            &format!(
-                "POST /api/documents/upload HTTP/1.1\r\nHost: x\r\n{auth}\
+        let response = host.raw(&format!(
+            "POST /api/documents/upload HTTP/1.1\r\nHost: x\r\n{auth}\
                  Content-Type: application/pdf\r\nContent-Length: 33554432\r\n\r\n"
-            ),
-        );
+        ));
         assert!(response.starts_with("HTTP/1.1 401"), "{auth}: {response}");
     }
     let after = host.get("/api/documents?limit=100", Some(ADMIN)).json["data"]
@@ -479,19 +473,6 @@ fn uploads_of_pdf_html_and_text_are_extracted_with_pages_and_metadata() {
         .unwrap()
         .len();
     assert_eq!(before, after);
-}
-
-/// Send a request head without its body and read the answer until the
-/// server closes the connection or has sent its declared body.
-fn headers_only(host: &Host, head: &str) -> String {
-    let addr = host.base.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
-        .unwrap();
-    stream.write_all(head.as_bytes()).unwrap();
-    let (head, body) = read_message(&stream);
-    head + &String::from_utf8_lossy(&body)
 }
 
 /// A one-thread HTTP server for the URL-ingestion test: `/page` is HTML,
@@ -897,29 +878,6 @@ impl EmbeddingsServer {
         });
         EmbeddingsServer { port, requests }
     }
-}
-
-/// One HTTP/1.1 message's head and its `Content-Length` body.
-fn read_message(stream: &std::net::TcpStream) -> (String, Vec<u8>) {
-    let mut reader = BufReader::new(stream);
-    let mut head = String::new();
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return (head, Vec::new()); // closed before the head ended
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-        head.push_str(&line);
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    (head, body)
 }
 
 /// The remote backend speaks the OpenAI embeddings protocol through the

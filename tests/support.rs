@@ -196,6 +196,21 @@ impl Host {
         self.request(method, path, key, headers, bytes)
     }
 
+    /// Send `head` (a request head, written by hand: any method, any
+    /// headers) without a body, and read the answer until the server closes
+    /// the connection or has sent its declared body.
+    pub fn raw(&self, head: &str) -> String {
+        use std::io::Write;
+        let addr = self.base.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        stream.write_all(head.as_bytes()).unwrap();
+        let (head, body) = read_message(&stream);
+        head + &String::from_utf8_lossy(&body)
+    }
+
     /// Send a request with arbitrary headers.
     pub fn request(
         &self,
@@ -528,4 +543,28 @@ pub fn pdf_page(text: &str) -> String {
         last.push_str(word);
     }
     out.join("\n")
+}
+
+/// One HTTP/1.1 message's head and its `Content-Length` body.
+pub fn read_message(stream: &std::net::TcpStream) -> (String, Vec<u8>) {
+    use std::io::{BufRead, Read};
+    let mut reader = std::io::BufReader::new(stream);
+    let mut head = String::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return (head, Vec::new()); // closed before the head ended
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (head, body)
 }

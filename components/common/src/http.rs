@@ -173,7 +173,7 @@ pub async fn record(method: &Method, path: &str, status: u16) {
     );
     let labels = [
         ("route", route),
-        ("method", method.as_str()),
+        ("method", lode_metrics::method_label(method.as_str())),
         ("status", &status.to_string()),
     ];
     crate::metrics::observe(HTTP_DURATION, &labels, secs).await;

@@ -24,6 +24,20 @@ use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
 use crate::routes::{RouteMatch, Router, spin_headers};
 use crate::runtime::{App, Deadline, Loaded};
 
+/// The methods of RFC 9110 and RFC 5789; lode-host refuses any other before
+/// a guest runs (Spin passes extension methods through).
+const STANDARD_METHODS: &[http::Method] = &[
+    http::Method::GET,
+    http::Method::HEAD,
+    http::Method::POST,
+    http::Method::PUT,
+    http::Method::DELETE,
+    http::Method::CONNECT,
+    http::Method::OPTIONS,
+    http::Method::TRACE,
+    http::Method::PATCH,
+];
+
 /// Response body type: streamed from the guest, or a small host-made body.
 pub type Body = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
 
@@ -124,6 +138,12 @@ impl HttpTrigger {
         let path = req.uri().path().to_string();
         let matched = self.router.route(&path);
         let response = match &matched {
+            // A method no one defined runs no guest (RFC 9110 §9.1: 501).
+            _ if !STANDARD_METHODS.contains(req.method()) => json_error(
+                501,
+                "not_implemented",
+                "unknown HTTP method; use GET, HEAD, POST, PUT, DELETE, OPTIONS or PATCH",
+            ),
             // Answered by Spin itself, before routing.
             None if path == "/.well-known/spin/health" => host_response(200, "OK"),
             // Spin answers unmatched paths with an empty 404.

@@ -25,6 +25,26 @@ pub const BUCKETS: &[f64] = &[
 /// The row of a counter (no bucket).
 const COUNTER_ROW: i64 = -1;
 
+/// Most label sets one family records. Labels come from bounded sets, so
+/// this is a backstop: a series beyond it is not recorded, and `/metrics`
+/// cannot be grown without bound whatever requests arrive.
+pub const MAX_SERIES_PER_FAMILY: i64 = 1_000;
+
+/// The methods recorded by name; any other is `other`, so that a client
+/// inventing methods cannot mint series.
+const METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// A request method as a metric label: its name when standard, else `other`.
+pub fn method_label(method: &str) -> &'static str {
+    METHODS
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
+}
+
 /// A metric family Lode records: its name, kind and help text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Family {
@@ -137,10 +157,20 @@ async fn upsert<S: Sql>(
     bucket: i64,
     value: f64,
 ) -> Result<(), StoreError> {
+    // A new label set is added only while the family has room for it (the
+    // count is read only then).
     sql.execute(
-        "INSERT INTO metric_series (name, labels, bucket, count, sum) VALUES (?, ?, ?, 1, ?) \
+        "INSERT INTO metric_series (name, labels, bucket, count, sum) SELECT ?1, ?2, ?3, 1, ?4 \
+         WHERE CASE WHEN EXISTS (SELECT 1 FROM metric_series WHERE name = ?1 AND labels = ?2) THEN 1 \
+         ELSE (SELECT COUNT(DISTINCT labels) FROM metric_series WHERE name = ?1) < ?5 END \
          ON CONFLICT (name, labels, bucket) DO UPDATE SET count = count + 1, sum = sum + excluded.sum",
-        vec![family.name.into(), labels.into(), bucket.into(), lode_store::Value::Real(value)],
+        vec![
+            family.name.into(),
+            labels.into(),
+            bucket.into(),
+            lode_store::Value::Real(value),
+            MAX_SERIES_PER_FAMILY.into(),
+        ],
     )
     .await?;
     Ok(())
@@ -357,6 +387,43 @@ mod tests {
     use super::*;
     use lode_store::migrate;
     use lode_store::rusqlite_sql::RusqliteSql;
+
+    #[test]
+    fn invented_methods_and_label_sets_cannot_grow_the_series() {
+        assert_eq!(method_label("PATCH"), "PATCH");
+        assert_eq!(method_label("BREW"), "other");
+        assert_eq!(method_label("get"), "other");
+        let db = RusqliteSql::memory();
+        RusqliteSql::block_on(async {
+            migrate(&db).await.unwrap();
+            let n = MAX_SERIES_PER_FAMILY as usize + 50;
+            for i in 0..n {
+                let id = i.to_string();
+                observe(&db, HTTP_DURATION, &[("route", &id)], 0.01)
+                    .await
+                    .unwrap();
+                add(&db, CACHE, &[("cache", &id)], 1.0).await.unwrap();
+            }
+            // Existing series still count.
+            observe(&db, HTTP_DURATION, &[("route", "0")], 3.0)
+                .await
+                .unwrap();
+            let text = render(&db).await.unwrap();
+            let count = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
+            assert_eq!(
+                count("lode_http_request_duration_seconds_count{"),
+                MAX_SERIES_PER_FAMILY as usize
+            );
+            assert_eq!(
+                count("lode_cache_requests_total{"),
+                MAX_SERIES_PER_FAMILY as usize
+            );
+            assert!(
+                text.lines()
+                    .any(|l| l == r#"lode_http_request_duration_seconds_count{route="0"} 2"#)
+            );
+        });
+    }
 
     #[test]
     fn counters_and_histograms_render_in_the_text_format() {
