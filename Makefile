@@ -22,9 +22,8 @@ test: setup
 fmt:
 	cargo fmt --all
 
-lint:
-	cargo clippy --release --all-targets -- -D warnings
-	cargo clippy --release --target wasm32-wasip2 -p lode-health -p lode-documents -p lode-ingest -p lode-jobs-api -p lode-worker -p lode-keys -p lode-auth-api -p lode-metrics-api -p lode-settings -p lode-not-found -p lode-search -p lode-chat -p lode-llm-client -p lode-usage -p lode-tools-api -p lode-tool-run -p lode-tool-worker -p lode-step-extract -p lode-step-chunk -p lode-step-embed-llm -p lode-step-embed-openai -p lode-step-embed-tract -p lode-test-probe -p lode-test-redis-sink -p lode-test-greeter -- -D warnings
+lint: setup
+	bash scripts/lint.sh
 
 bench: build
 	bash scripts/bench.sh

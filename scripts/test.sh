@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# `make test`: build the tests and lode-host in one cargo invocation (same
+# `make test`: check formatting and lints (scripts/lint.sh), build the
+# tests and lode-host in one cargo invocation (same
 # features, so wasmtime compiles once), build the components through the
 # manifests as `spin build` would, run every test, fuzz the parsers for a
 # bounded time (scripts/fuzz.sh), and close with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash scripts/lint.sh
 cargo test --release --no-run
 target/release/lode-host build
 target/release/lode-host build --from tests/spin.toml
