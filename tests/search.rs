@@ -577,6 +577,35 @@ fn urls_are_fetched_through_the_allow_list_with_bounded_redirects() {
         r.text
     );
 
+    // A closed port and a server that hangs up read the same to the caller.
+    let any_port = start(&[
+        ("SPIN_VARIABLE_URL_INGEST_ORIGIN", "http://127.0.0.1:*"),
+        ("SPIN_VARIABLE_URL_INGEST_ALLOW_PRIVATE", "true"),
+    ]);
+    let hangs_up = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hang_up_port = hangs_up.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in hangs_up.incoming() {
+            drop(stream);
+        }
+    });
+    let messages: Vec<String> = [lode_tests::free_port(), hang_up_port]
+        .into_iter()
+        .map(|p| {
+            let r = any_port.json(
+                "POST",
+                "/api/documents/from-url?sync=true",
+                ADMIN,
+                &json!({"url": format!("http://127.0.0.1:{p}/page")}),
+            );
+            assert_eq!(r.status, 502, "{}", r.text);
+            let m = r.json["error"]["message"].as_str().unwrap().to_string();
+            m.replace(&p.to_string(), "PORT")
+        })
+        .collect();
+    assert_eq!(messages[0], messages[1]);
+    drop(any_port);
+
     // Without url_ingest_allow_private, internal addresses are refused even
     // when the allow-list would let them through, queued or not (SSRF).
     let strict = start(&[("SPIN_VARIABLE_URL_INGEST_ORIGIN", &origin)]);
@@ -586,6 +615,9 @@ fn urls_are_fetched_through_the_allow_list_with_bounded_redirects() {
         format!("http://[::ffff:127.0.0.1]:{port}/page"),
         "http://169.254.169.254/latest/meta-data/".to_string(),
         "http://10.1.2.3/".to_string(),
+        "http://metadata/computeMetadata/v1/".to_string(),
+        "http://[64:ff9b::a9fe:a9fe]/".to_string(),
+        "http://[::127.0.0.1]/".to_string(),
     ] {
         for path in [
             "/api/documents/from-url?sync=true",

@@ -175,7 +175,8 @@ pub async fn fetch(url: url::Url, limit: BodyLimit, fence: &Fence) -> Result<Fet
 /// A request that never got an answer. The allow-list refusing the host, or
 /// a URL the HTTP layer rejects, will fail the same way every time
 /// (`invalid_request`); anything else (refused connection, DNS, timeout,
-/// reset) may pass, so it is `bad_gateway`, which queue workers retry.
+/// reset) may pass, so it is `bad_gateway`, which queue workers retry, with
+/// one message for all of them.
 fn send_error(url: &url::Url, e: HttpError) -> ApiError {
     match e {
         HttpError::HttpRequestDenied => ApiError::invalid(format!(
@@ -184,9 +185,15 @@ fn send_error(url: &url::Url, e: HttpError) -> ApiError {
         HttpError::HttpRequestUriInvalid | HttpError::HttpRequestMethodInvalid => {
             ApiError::invalid(format!("{url} cannot be requested: {e}"))
         }
-        other => ApiError::new(
-            ErrorCode::BadGateway,
-            format!("fetching {url} failed: {other}"),
-        ),
+        // Refused, filtered, reset or a broken TLS handshake all read the
+        // same to the caller (telling them apart would map the network
+        // behind Lode); the log has the detail.
+        other => {
+            lode_common::log_warn!("fetching {url} failed: {other:?}");
+            ApiError::new(
+                ErrorCode::BadGateway,
+                format!("fetching {url} failed: the server could not be reached"),
+            )
+        }
     }
 }

@@ -31,10 +31,20 @@ fn private_name(name: &str) -> Option<&'static str> {
             IpAddr::V6(v6) => private_v6(v6),
         };
     }
+    // A single label (`metadata`, `instance-data`, `intranet`) is resolved
+    // through the network's search domains: only ever an inside name.
     let local = name == "localhost"
-        || [".localhost", ".local", ".internal", ".localdomain"]
-            .iter()
-            .any(|suffix| name.ends_with(suffix));
+        || !name.contains('.')
+        || [
+            ".localhost",
+            ".local",
+            ".internal",
+            ".localdomain",
+            ".home.arpa",
+            ".lan",
+        ]
+        .iter()
+        .any(|suffix| name.ends_with(suffix));
     local.then_some("a name that only resolves inside a network")
 }
 
@@ -56,7 +66,7 @@ fn private_v4(ip: Ipv4Addr) -> Option<&'static str> {
 }
 
 fn private_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    if let Some(v4) = ip.to_ipv4_mapped() {
+    if let Some(v4) = embedded_v4(ip) {
         return private_v4(v4);
     }
     let first = ip.segments()[0];
@@ -70,6 +80,23 @@ fn private_v6(ip: Ipv6Addr) -> Option<&'static str> {
         Some("a link-local address")
     } else {
         None
+    }
+}
+
+/// The IPv4 address an IPv6 one carries and reaches: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, deprecated but still
+/// routed by some stacks), NAT64 (`64:ff9b::/96`, RFC 6052, and the
+/// local-use `64:ff9b:1::/48`, RFC 8215) and 6to4 (`2002:AABB:CCDD::/48`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let low = Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]));
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, ..] => Some(low),
+        [0, 0, 0, 0, 0, 0, ..] if !ip.is_loopback() && !ip.is_unspecified() => Some(low),
+        [0x64, 0xff9b, 0, 0, 0, 0, ..] => Some(low),
+        [0x64, 0xff9b, 1, ..] => Some(low),
+        [0x2002, hi, lo, ..] => Some(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo))),
+        _ => None,
     }
 }
 
@@ -108,6 +135,16 @@ mod tests {
             "http://[fe80::1]/",
             "http://[::ffff:127.0.0.1]/",
             "http://[::ffff:169.254.169.254]/",
+            "http://[::127.0.0.1]/",
+            "http://[::169.254.169.254]/",
+            "http://[64:ff9b::10.0.0.1]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[64:ff9b:1::192.168.0.1]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://metadata/computeMetadata/v1/",
+            "http://instance-data/latest/",
+            "http://intranet./",
+            "http://router.lan/",
         ] {
             assert!(host_of(url).is_some(), "{url} must be refused");
         }
@@ -119,6 +156,8 @@ mod tests {
             "https://localhost.example.com/",
             "http://172.32.0.1/",
             "http://100.128.0.1/",
+            "http://[64:ff9b::93.184.216.34]/",
+            "http://[2002:5db8:d822::1]/",
         ] {
             assert_eq!(host_of(url), None, "{url} is public");
         }
