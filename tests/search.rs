@@ -154,6 +154,32 @@ fn markdown_is_chunked_embedded_indexed_and_found_in_every_mode() {
     );
     assert_eq!(r.json["data"], json!([]), "{}", r.text);
 
+    // A long query (a pasted paragraph, past the old 2,000-character cap)
+    // is searched in every mode; past 8,000 characters it is refused.
+    let paragraph = "Why does bread rise when the dough is left in a warm place? ".repeat(45);
+    assert!(paragraph.len() > 2_500);
+    for mode in ["vector", "fulltext", "hybrid"] {
+        let r = search(
+            &host,
+            ADMIN,
+            "/api/search",
+            json!({"query": paragraph, "mode": mode, "k": 3}),
+        );
+        assert_eq!(r.status, 200, "{mode}: {}", r.text);
+        assert!(
+            !r.json["data"].as_array().unwrap().is_empty(),
+            "{mode}: {}",
+            r.text
+        );
+    }
+    let too_long = search(
+        &host,
+        ADMIN,
+        "/api/search",
+        json!({"query": "x".repeat(8_001)}),
+    );
+    assert_eq!(too_long.status, 422, "{}", too_long.text);
+
     // Bad requests are clear errors.
     for (path, body, status) in [
         ("/api/search", json!({"query": "x", "k": 1000}), 422),

@@ -1,22 +1,30 @@
 //! The HTTP client `lode-eval` drives Lode with. It lives in the library so
 //! the end-to-end tests run this same code against a rate-limited host.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-/// Retries of a request answered 429 or 503 (honouring `Retry-After`).
-pub const RETRIES: u32 = 8;
+/// How long a run keeps waiting out rate limits before it gives up, unless
+/// told otherwise ([`Client::with_patience`]).
+pub const DEFAULT_PATIENCE: Duration = Duration::from_secs(4 * 3600);
 
-/// A small Lode API client that backs off on 429 and 503, so a long
-/// evaluation run stays within the tenant's rate limits instead of failing.
+/// A small Lode API client that paces itself to the server: a 429 or 503
+/// pauses every thread of the run until the server's `Retry-After` (or an
+/// exponential wait when it gives none), for as long as the run needs up to
+/// an overall deadline, so a bulk load within the tenant's limits finishes
+/// instead of failing.
 pub struct Client {
     agent: ureq::Agent,
     base: String,
     key: String,
     backoffs: AtomicU32,
+    /// No request is sent before this instant (shared by the run's threads).
+    resume_at: Mutex<Instant>,
+    deadline: Instant,
 }
 
 impl Client {
@@ -31,14 +39,23 @@ impl Client {
             base: base.trim_end_matches('/').to_string(),
             key: key.to_string(),
             backoffs: AtomicU32::new(0),
+            resume_at: Mutex::new(Instant::now()),
+            deadline: Instant::now() + DEFAULT_PATIENCE,
         }
     }
 
-    /// POST `body` as JSON to `path` and parse the 2xx answer. A 429 or 503
-    /// is retried up to [`RETRIES`] times after the server's `Retry-After`
-    /// (whole seconds), or an exponential wait when it gives none.
+    /// The same client, giving up on rate limits `patience` from now.
+    pub fn with_patience(mut self, patience: Duration) -> Client {
+        self.deadline = Instant::now() + patience;
+        self
+    }
+
+    /// POST `body` as JSON to `path` and parse the 2xx answer, waiting out
+    /// 429 and 503 answers as long as the deadline allows.
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        for attempt in 0..=RETRIES {
+        for attempt in 0u32.. {
+            let resume = *self.resume_at.lock().unwrap();
+            std::thread::sleep(resume.saturating_duration_since(Instant::now()));
             let mut resp = self
                 .agent
                 .post(format!("{}{path}", self.base))
@@ -47,15 +64,21 @@ impl Client {
                 .with_context(|| format!("POST {path}"))?;
             let status = resp.status().as_u16();
             let text = resp.body_mut().read_to_string().unwrap_or_default();
-            if (status == 429 || status == 503) && attempt < RETRIES {
+            if status == 429 || status == 503 {
                 let wait = resp
                     .headers()
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<u64>().ok())
-                    .unwrap_or(1u64 << attempt.min(4));
+                    .map(Duration::from_secs)
+                    .unwrap_or(Duration::from_secs(1u64 << attempt.min(5)));
+                let until = Instant::now() + wait;
+                if until > self.deadline {
+                    bail!("POST {path} answered {status} and the run's deadline is near: {text}");
+                }
+                let mut resume = self.resume_at.lock().unwrap();
+                *resume = (*resume).max(until);
                 self.backoffs.fetch_add(1, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_secs(wait));
                 continue;
             }
             if !(200..300).contains(&status) {
@@ -63,7 +86,7 @@ impl Client {
             }
             return serde_json::from_str(&text).with_context(|| format!("POST {path}: not JSON"));
         }
-        unreachable!("the loop returns on its last attempt")
+        unreachable!("the loop ends by returning")
     }
 
     /// How many times this client has waited on a 429 or 503 so far.

@@ -30,6 +30,7 @@ struct Args {
     api_key: String,
     dataset: PathBuf,
     json: bool,
+    patience: Option<u64>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -37,6 +38,7 @@ fn parse_args() -> Result<Args> {
     let mut api_key = std::env::var("LODE_API_KEY").ok();
     let mut dataset = None;
     let mut json = false;
+    let mut patience = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -44,8 +46,18 @@ fn parse_args() -> Result<Args> {
             "--api-key" => api_key = args.next(),
             "--dataset" => dataset = args.next().map(PathBuf::from),
             "--json" => json = true,
+            "--deadline-secs" => {
+                patience = Some(
+                    args.next()
+                        .and_then(|v| v.parse().ok())
+                        .context("--deadline-secs needs a number of seconds")?,
+                )
+            }
             "-h" | "--help" => {
-                println!("usage: lode-eval --url URL --api-key KEY --dataset DIR [--json]");
+                println!(
+                    "usage: lode-eval --url URL --api-key KEY --dataset DIR [--json] [--deadline-secs N]\n\
+                     Waits out the server's rate limits (Retry-After) for up to N seconds in all (default 4 h)."
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?}; see --help"),
@@ -59,12 +71,20 @@ fn parse_args() -> Result<Args> {
         api_key: api_key.context("--api-key (or LODE_API_KEY) is required")?,
         dataset: dataset.context("--dataset is required")?,
         json,
+        patience,
     })
 }
 
-/// Run `f` over `items` on [`WORKERS`] threads, stopping at the first error.
-fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R> + Sync) -> Result<Vec<R>> {
+/// Run `f` over `items` on [`WORKERS`] threads, stopping at the first error,
+/// and say how far it got every tenth of the way (as `what`).
+fn parallel<T: Sync, R: Send>(
+    what: &str,
+    items: &[T],
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
     let next = Mutex::new(0usize);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let started = std::time::Instant::now();
     let results: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
     let error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     std::thread::scope(|s| {
@@ -82,6 +102,15 @@ fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R> + Sync) -
                     match f(&items[i]) {
                         Ok(r) => results.lock().unwrap()[i] = Some(r),
                         Err(e) => *error.lock().unwrap() = Some(e),
+                    }
+                    let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    let step = (items.len() / 10).max(1);
+                    if n.is_multiple_of(step) || n == items.len() {
+                        eprintln!(
+                            "lode-eval: {what} {n}/{} ({:.0} s)",
+                            items.len(),
+                            started.elapsed().as_secs_f64()
+                        );
                     }
                 }
             });
@@ -102,14 +131,17 @@ fn main() -> Result<()> {
     let args = parse_args()?;
     let dataset = Dataset::load(&args.dataset)
         .with_context(|| format!("loading {}", args.dataset.display()))?;
-    let client = Client::new(&args.url, &args.api_key);
+    let mut client = Client::new(&args.url, &args.api_key);
+    if let Some(secs) = args.patience {
+        client = client.with_patience(std::time::Duration::from_secs(secs));
+    }
 
     eprintln!(
         "lode-eval: loading {} documents into {}",
         dataset.documents.len(),
         args.url
     );
-    let lode_ids = parallel(&dataset.documents, |d| {
+    let lode_ids = parallel("loaded", &dataset.documents, |d| {
         let r = client.post(
             "/api/documents?chunk_tokens=254&chunk_overlap=0",
             &json!({"title": d.id, "content": d.text, "content_type": "text/plain", "metadata": {"eval_id": d.id}}),
@@ -131,12 +163,22 @@ fn main() -> Result<()> {
         MODES.len()
     );
     let mut scores: Vec<(&str, Scores)> = Vec::new();
+    let failed = std::sync::atomic::AtomicUsize::new(0);
     for mode in MODES {
-        let rankings = parallel(&dataset.queries, |q| {
-            let r = client.post(
+        let rankings = parallel(&format!("{mode} queries"), &dataset.queries, |q| {
+            // One refused query is reported and scored as finding nothing;
+            // the run goes on.
+            let r = match client.post(
                 "/api/search",
                 &json!({"query": q.text, "k": 100, "mode": mode}),
-            )?;
+            ) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("lode-eval: query {} ({mode}) failed: {e:#}", q.id);
+                    failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok((q.id.clone(), Vec::new()));
+                }
+            };
             let mut ranking: Vec<String> = Vec::new();
             for hit in r["data"].as_array().context("no data in the answer")? {
                 let id = hit["document_id"]
@@ -159,6 +201,10 @@ fn main() -> Result<()> {
             "lode-eval: waited {} times on 429/503 (rate limits)",
             client.backoffs()
         );
+    }
+    let failed = failed.into_inner();
+    if failed > 0 {
+        eprintln!("lode-eval: {failed} searches failed and count as finding nothing");
     }
     println!("mode      nDCG@10  Recall@100  MAP@100");
     for (mode, s) in &scores {

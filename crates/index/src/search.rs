@@ -17,7 +17,10 @@ pub const MAX_K: u32 = 100;
 pub const FUSION_DEPTH: usize = 100;
 /// RRF's k, from Cormack et al. (2009).
 pub const RRF_K: f64 = 60.0;
-const MAX_QUERY_CHARS: usize = 2000;
+/// Longest query (a pasted paragraph; one query of a standard collection
+/// is 2,023 characters). Full text uses every term; the embedding reads the
+/// first 256 tokens, as sentence-transformers does.
+pub const MAX_QUERY_CHARS: usize = 8000;
 const MAX_DOCUMENT_IDS: usize = 100;
 const MAX_METADATA_FILTERS: usize = 8;
 /// Words of context a snippet shows.
