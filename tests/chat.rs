@@ -601,6 +601,44 @@ fn retries_honour_retry_after_then_fall_back_and_the_circuit_opens_and_closes() 
     );
     assert!(!r.text.contains("sk-primary-secret") && !host.log().contains("sk-primary-secret"));
 
+    // A request the provider refuses (4xx) says nothing of its health: it
+    // never counts toward opening the circuit.
+    for _ in 0..3 {
+        primary.push(error(400, None));
+        backup.push(openai_answer("Backup [1].", 10, 3));
+        assert_eq!(ask(&host).json["provider"], "p-backup");
+    }
+    primary.push(openai_answer("Primary [1].", 10, 3));
+    let r = ask(&host);
+    assert_eq!(
+        r.json["provider"], "p-primary",
+        "4xx left it closed: {}",
+        r.text
+    );
+
+    // One tenant's failures open the provider's circuit for that tenant only.
+    for _ in 0..2 {
+        for _ in 0..3 {
+            primary.push(error(500, None));
+        }
+        backup.push(openai_answer("Backup [1].", 10, 3));
+        assert_eq!(ask(&host).json["provider"], "p-backup");
+    }
+    let sent = primary.requests().len();
+    backup.push(openai_answer("Backup [1].", 10, 3));
+    assert_eq!(ask(&host).json["provider"], "p-backup");
+    assert_eq!(primary.requests().len(), sent, "open for this tenant");
+    let other = host.new_key(ADMIN, "globex", "editor");
+    primary.push(openai_answer("Hello from the primary.", 5, 2));
+    let r = host.json(
+        "POST",
+        "/v1/chat/completions",
+        &other,
+        &json!({"model": "primary", "messages": [{"role": "user", "content": "hi"}]}),
+    );
+    assert_eq!(r.status, 200, "another tenant still reaches it: {}", r.text);
+    assert_eq!(primary.requests().len(), sent + 1);
+
     let u = host.get("/api/usage", Some(ADMIN));
     let failures: i64 = u.json["data"]
         .as_array()

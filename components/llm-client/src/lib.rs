@@ -173,7 +173,7 @@ impl Llm {
         ) -> Result<T, CallError>,
     ) -> Result<T, ApiError> {
         let keys = self.keys().await;
-        let chain = self.chain(ask, &needed(ask, stream), &keys).await?;
+        let chain = self.chain(tenant, ask, &needed(ask, stream), &keys).await?;
         let mut failures = Vec::new();
         for c in chain {
             let key = keys.get(&c.provider.name).cloned().unwrap_or_default();
@@ -246,6 +246,7 @@ impl Llm {
 
     async fn chain<'a>(
         &'a self,
+        tenant: &Tenant,
         ask: &Ask,
         needed: &[Capability],
         keys: &std::collections::HashMap<String, String>,
@@ -253,7 +254,7 @@ impl Llm {
         let now = now_ms();
         let mut closed = std::collections::HashSet::new();
         for p in &self.registry.providers {
-            if circuit(&p.name).await.allows(now, self.policy) {
+            if circuit(tenant, &p.name).await.allows(now, self.policy) {
                 closed.insert(p.name.clone());
             }
         }
@@ -372,10 +373,10 @@ impl Llm {
         c: &Candidate<'_>,
         response: ChatResponse,
     ) -> Answer {
-        let mut state = circuit(&c.provider.name).await;
+        let mut state = circuit(tenant, &c.provider.name).await;
         if state != Circuit::default() {
             state.succeeded();
-            save_circuit(&c.provider.name, &state).await;
+            save_circuit(tenant, &c.provider.name, &state).await;
         }
         let cost = c
             .model
@@ -408,9 +409,14 @@ impl Llm {
         e: CallError,
         key: &str,
     ) -> String {
-        let mut state = circuit(&c.provider.name).await;
-        state.failed(now_ms(), self.policy);
-        save_circuit(&c.provider.name, &state).await;
+        // Only the provider's own faults (408, 429, 5xx, timeouts, lost
+        // connections: what `Transient` holds) count against its circuit;
+        // a request it refused (4xx) says nothing about its health.
+        if let CallError::Transient(_) = &e {
+            let mut state = circuit(tenant, &c.provider.name).await;
+            state.failed(now_ms(), self.policy);
+            save_circuit(tenant, &c.provider.name, &state).await;
+        }
         let call = Call {
             provider: &c.provider.name,
             model: &c.model.name,
@@ -544,27 +550,29 @@ fn all_failed(failures: &[String]) -> ApiError {
     )
 }
 
-fn circuit_key(provider: &str) -> String {
-    format!("llm-circuit:{provider}")
+/// Circuits are kept per tenant: what one tenant's requests make a provider
+/// do cannot stop the provider for every other tenant.
+fn circuit_key(tenant: &Tenant, provider: &str) -> String {
+    format!("llm-circuit:{}:{provider}", tenant.as_str())
 }
 
 /// A provider's breaker from the key-value store (closed if unknown or unreadable).
-pub async fn circuit(provider: &str) -> Circuit {
+pub async fn circuit(tenant: &Tenant, provider: &str) -> Circuit {
     let Ok(store) = spin_sdk::key_value::Store::open_default().await else {
         return Circuit::default();
     };
-    match store.get(circuit_key(provider)).await {
+    match store.get(circuit_key(tenant, provider)).await {
         Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
         _ => Circuit::default(),
     }
 }
 
-async fn save_circuit(provider: &str, state: &Circuit) {
+async fn save_circuit(tenant: &Tenant, provider: &str, state: &Circuit) {
     let Ok(store) = spin_sdk::key_value::Store::open_default().await else {
         return;
     };
     let json = serde_json::to_vec(state).unwrap_or_default();
-    if let Err(e) = store.set(circuit_key(provider), json).await {
+    if let Err(e) = store.set(circuit_key(tenant, provider), json).await {
         lode_common::log_error!("circuit of {provider} not saved: {e:?}");
     }
 }
