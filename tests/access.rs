@@ -321,6 +321,31 @@ fn rate_limits_hold_per_key_and_budget_and_answer_429_with_headers() {
         assert_eq!(host.get("/api/documents", Some(ADMIN)).status, 200);
     }
 
+    // The budget is the matched route's, whatever the path's spelling: a
+    // trailing slash is still an upload and spends the ingest budget.
+    let set = host.json(
+        "PUT",
+        "/api/settings",
+        &admin,
+        &json!({"rate_limits": {"api_per_minute": 5, "llm_per_minute": 2, "ingest_per_minute": 2}}),
+    );
+    assert_eq!(set.status, 200, "{}", set.text);
+    let editor = tenant_key("editor");
+    let upload = |n: u32| {
+        host.request(
+            "POST",
+            "/api/documents/upload/?sync=true",
+            Some(&editor),
+            &[("content-type", "text/plain")],
+            format!("Glider {n} rides rising air.").into_bytes(),
+        )
+    };
+    assert_eq!(upload(1).status, 201);
+    assert_eq!(upload(2).status, 201);
+    let r = upload(3);
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert!(r.text.contains("ingest"), "{}", r.text);
+
     // Without a valid key, the client address has the default 600 a minute.
     // (It refills at 10 a second while the loop runs, so the 429 comes a
     // little after the 600th guess.)

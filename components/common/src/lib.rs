@@ -352,8 +352,8 @@ pub async fn api_call_with_uploads(
     let who = authenticate_or_slow_down(&sql, &req).await?;
     // Every route declares its scope in one table (404/405 if it is not there).
     let method = req.method.as_str();
-    let scope = lode_auth::routes::required_scope(method, &req.path)?;
-    who.require(scope)?;
+    let rule = lode_auth::routes::rule_for(method, &req.path)?;
+    who.require(rule.scope)?;
     // The operator's bootstrap key is not limited; tenants' keys and users are.
     if !who.is_bootstrap() {
         let limits = lode_store::Settings::new(&sql, &who.tenant)
@@ -361,8 +361,7 @@ pub async fn api_call_with_uploads(
             .await?
             .settings
             .rate_limits;
-        let budget = rate::budget(scope, method, &req.path);
-        rate::check(budget, &who.actor(), &limits).await?;
+        rate::check(rule.budget, &who.actor(), &limits).await?;
     }
     let (route, params) = matched.ok_or_else(|| ApiError::not_found("route"))?;
     let limit = match uploads.contains(&route) {

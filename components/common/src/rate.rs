@@ -9,26 +9,8 @@
 //! a rate limit protects capacity, it is not access control.
 
 use lode_api::{ApiError, ErrorCode};
-use lode_auth::Scope;
 use lode_ratelimit::{Bucket, Budget, Limits, bucket_key, take};
 use lode_store::ids::now_ms;
-
-/// The budget a request to `path` needing `scope` draws from.
-pub fn budget(scope: Scope, method: &str, path: &str) -> Budget {
-    match scope {
-        Scope::Chat | Scope::Tools => Budget::Llm,
-        Scope::DocumentsWrite
-            if method == "POST"
-                && matches!(
-                    path,
-                    "/api/documents" | "/api/documents/upload" | "/api/documents/from-url"
-                ) =>
-        {
-            Budget::Ingest
-        }
-        _ => Budget::Api,
-    }
-}
 
 /// Take a token from `caller`'s `budget`; 429 with `Retry-After` and the
 /// `RateLimit-*` headers when it is empty.

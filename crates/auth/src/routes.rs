@@ -1,10 +1,11 @@
-//! Every authenticated route of the API and the scope it needs, in one
-//! table. `lode-common` checks it for every request before a component's
+//! Every authenticated route of the API, the scope it needs and the rate
+//! budget it draws from, in one table. `lode-common` checks it for every request before a component's
 //! handler runs, so a route missing here is refused (404/405), never open;
 //! and `tests/access.rs` walks this table against `spin.toml`, proving each
 //! route answers 401 without a key and 403 to a key without its scope.
 
 use lode_api::{ApiError, Pattern};
+pub use lode_ratelimit::Budget;
 
 use crate::scopes::Scope;
 
@@ -17,13 +18,32 @@ pub struct Rule {
     pub pattern: &'static str,
     /// The scope a caller must hold.
     pub scope: Scope,
+    /// The rate-limit budget a call draws from.
+    pub budget: Budget,
 }
 
+/// A route whose budget follows from its scope: LLM scopes spend the LLM
+/// budget, the rest the ordinary one.
 const fn rule(method: &'static str, pattern: &'static str, scope: Scope) -> Rule {
+    let budget = match scope {
+        Scope::Chat | Scope::Tools => Budget::Llm,
+        _ => Budget::Api,
+    };
     Rule {
         method,
         pattern,
         scope,
+        budget,
+    }
+}
+
+/// A route that adds documents (extraction and embedding): the ingest budget.
+const fn ingest(pattern: &'static str) -> Rule {
+    Rule {
+        method: "POST",
+        pattern,
+        scope: Scope::DocumentsWrite,
+        budget: Budget::Ingest,
     }
 }
 
@@ -33,9 +53,9 @@ use Scope::{Admin, Chat, DocumentsRead as Read, DocumentsWrite as Write, Search,
 pub const RULES: &[Rule] = &[
     // documents
     rule("GET", "/api/documents", Read),
-    rule("POST", "/api/documents", Write),
-    rule("POST", "/api/documents/upload", Write),
-    rule("POST", "/api/documents/from-url", Write),
+    ingest("/api/documents"),
+    ingest("/api/documents/upload"),
+    ingest("/api/documents/from-url"),
     rule("GET", "/api/documents/{id}", Read),
     rule("PUT", "/api/documents/{id}", Write),
     rule("DELETE", "/api/documents/{id}", Write),
@@ -129,9 +149,16 @@ pub fn label(method: &str, path: &str) -> &'static str {
         .unwrap_or("unmatched")
 }
 
-/// The scope `method` on `path` needs: 404 when no pattern matches, 405
-/// (naming the allowed methods) when the path matches but the method does not.
+/// The scope `method` on `path` needs (see [`rule_for`]).
 pub fn required_scope(method: &str, path: &str) -> Result<Scope, ApiError> {
+    rule_for(method, path).map(|r| r.scope)
+}
+
+/// The route `method` on `path` is, matched by pattern (so
+/// `/api/documents/upload/` is the upload route, with its scope and
+/// budget): 404 when no pattern matches, 405 (naming the allowed methods)
+/// when the path matches but the method does not.
+pub fn rule_for(method: &str, path: &str) -> Result<&'static Rule, ApiError> {
     let mut allowed: Vec<&str> = Vec::new();
     for r in RULES {
         // A literal segment wins over a `{name}` one (`/api/jobs/dead` is
@@ -140,7 +167,7 @@ pub fn required_scope(method: &str, path: &str) -> Result<Scope, ApiError> {
             continue;
         }
         if r.method == method {
-            return Ok(r.scope);
+            return Ok(r);
         }
         allowed.push(r.method);
     }
@@ -164,6 +191,27 @@ fn shadowed(pattern: &str, path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn budgets_follow_the_matched_pattern_not_the_raw_path() {
+        for path in [
+            "/api/documents/upload",
+            "/api/documents/upload/",
+            "/api/documents/",
+        ] {
+            assert_eq!(
+                rule_for("POST", path).unwrap().budget,
+                Budget::Ingest,
+                "{path}"
+            );
+        }
+        assert_eq!(rule_for("POST", "/api/chat/").unwrap().budget, Budget::Llm);
+        assert_eq!(rule_for("POST", "/api/search").unwrap().budget, Budget::Api);
+        assert_eq!(
+            rule_for("PUT", "/api/documents/d1/").unwrap().budget,
+            Budget::Api
+        );
+    }
 
     #[test]
     fn every_route_has_one_scope_per_method() {
