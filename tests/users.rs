@@ -341,3 +341,39 @@ fn users_change_passwords_sign_out_everywhere_and_admins_reset_them() {
         assert!(!audit.text.contains(secret), "{}", audit.text);
     }
 }
+
+/// Behind a trusted proxy, each forwarded client has its own password
+/// budget (and IPv6 clients one per /64); a client cannot escape its
+/// bucket by prepending addresses to `X-Forwarded-For`.
+#[test]
+fn clients_behind_a_trusted_proxy_are_limited_one_by_one() {
+    let host = start(&[
+        ("SPIN_VARIABLE_JWT_SECRET", JWT_SECRET),
+        ("SPIN_VARIABLE_TRUSTED_PROXIES", "127.0.0.1/32"),
+    ]);
+    let attempt = |forwarded_for: &str| {
+        host.request(
+            "POST",
+            "/api/auth/login",
+            None,
+            &[
+                ("content-type", "application/json"),
+                ("x-forwarded-for", forwarded_for),
+            ],
+            json!({"email": "nobody@example.com", "password": "not the password"})
+                .to_string()
+                .into_bytes(),
+        )
+        .status
+    };
+    let until_refused = |forwarded_for: &str| (0..40).position(|_| attempt(forwarded_for) == 429);
+    assert!(until_refused("203.0.113.7").is_some_and(|n| n >= 15));
+    // Another client through the same proxy still has its budget, and
+    // forging a first hop does not buy a new one.
+    assert_eq!(attempt("203.0.113.8"), 401);
+    assert_eq!(attempt("198.51.100.1, 203.0.113.7"), 429);
+    // IPv6: the whole /64 shares one budget.
+    assert!(until_refused("2001:db8:1:2::1").is_some());
+    assert_eq!(attempt("2001:db8:1:2::ffff"), 429);
+    assert_eq!(attempt("2001:db8:1:3::1"), 401);
+}

@@ -58,7 +58,12 @@ async fn public(
 /// Every password attempt costs an Argon2 hash: a client address gets
 /// `LOGIN_PER_MINUTE` of them.
 async fn slow_down(req: &ApiRequest) -> Result<(), ApiError> {
-    rate::check(Budget::Login, &client_address(req), &Limits::default()).await
+    rate::check(
+        Budget::Login,
+        &client_address(req).await?,
+        &Limits::default(),
+    )
+    .await
 }
 
 async fn login(sql: &SpinSql, req: ApiRequest) -> Result<Reply, ApiError> {

@@ -299,19 +299,28 @@ pub async fn authenticate_or_slow_down(
         Ok(who) => Ok(who),
         Err(e) => {
             let limits = lode_ratelimit::Limits::default();
-            rate::check(Budget::Anonymous, &client_address(req), &limits).await?;
+            rate::check(Budget::Anonymous, &client_address(req).await?, &limits).await?;
             Err(e)
         }
     }
 }
 
-/// The caller's address without the port, from Spin's `spin-client-addr`
-/// header ("unknown" when absent).
-pub fn client_address(req: &ApiRequest) -> String {
-    let addr = req.header("spin-client-addr").unwrap_or("unknown");
-    addr.parse::<std::net::SocketAddr>()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|_| addr.to_string())
+/// The caller's bucket for per-address budgets: Spin's `spin-client-addr`,
+/// or what `X-Forwarded-For` / `Forwarded` say when that peer is one of the
+/// `trusted_proxies` variable's CIDRs; IPv6 callers by their /64
+/// (`lode_ratelimit::TrustedProxies`). A bad `trusted_proxies` is a
+/// deployment mistake: 500 and a log line.
+pub async fn client_address(req: &ApiRequest) -> Result<String, ApiError> {
+    let trusted = lode_ratelimit::TrustedProxies::parse(&variable("trusted_proxies").await?)
+        .map_err(|e| {
+            crate::log_error!("{e}");
+            ApiError::internal()
+        })?;
+    Ok(trusted.client(
+        req.header("spin-client-addr").unwrap_or("unknown"),
+        req.header("x-forwarded-for"),
+        req.header("forwarded"),
+    ))
 }
 
 /// An authenticated `/api/*` request, routed to one of the component's patterns.

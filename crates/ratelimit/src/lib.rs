@@ -11,6 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod client;
+pub use client::TrustedProxies;
+
 /// Which budget a request draws from: LLM calls and ingestion cost far more
 /// than reads, so they have their own, smaller budgets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
