@@ -136,12 +136,12 @@ pub async fn finish(
 
 /// Whether `path` is on the OpenAI-compatible surface, whose errors take
 /// OpenAI's statuses and shape (the frame's 401 and 429 included).
-pub fn openai_surface(path: &str) -> bool {
+fn openai_surface(path: &str) -> bool {
     path == "/v1" || path.starts_with("/v1/")
 }
 
 /// `e` as OpenAI's API would send it ([`ApiError::to_openai`]).
-pub fn openai_error(e: ApiError) -> Reply {
+fn openai_error(e: ApiError) -> Reply {
     let (status, body) = e.to_openai();
     let mut reply = Reply::json(status, body);
     for (name, value) in e.headers {

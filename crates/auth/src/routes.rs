@@ -149,11 +149,6 @@ pub fn label(method: &str, path: &str) -> &'static str {
         .unwrap_or("unmatched")
 }
 
-/// The scope `method` on `path` needs (see [`rule_for`]).
-pub fn required_scope(method: &str, path: &str) -> Result<Scope, ApiError> {
-    rule_for(method, path).map(|r| r.scope)
-}
-
 /// The route `method` on `path` is, matched by pattern (so
 /// `/api/documents/upload/` is the upload route, with its scope and
 /// budget): 404 when no pattern matches, 405 (naming the allowed methods)
@@ -191,6 +186,11 @@ fn shadowed(pattern: &str, path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scope `method` on `path` needs.
+    fn required_scope(method: &str, path: &str) -> Result<Scope, ApiError> {
+        rule_for(method, path).map(|r| r.scope)
+    }
 
     #[test]
     fn budgets_follow_the_matched_pattern_not_the_raw_path() {
