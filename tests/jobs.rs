@@ -35,11 +35,15 @@ fn start(redis: &Redis, extra: &[(&str, &str)], state_dir: Option<PathBuf>) -> H
 }
 
 fn upload(host: &Host, body: Vec<u8>) -> lode_tests::Reply {
+    upload_as(host, ADMIN, body)
+}
+
+fn upload_as(host: &Host, key: &str, body: Vec<u8>) -> lode_tests::Reply {
     let ct = format!("multipart/form-data; boundary={BOUNDARY}");
     host.request(
         "POST",
         "/api/documents/upload",
-        Some(ADMIN),
+        Some(key),
         &[("content-type", &ct)],
         body,
     )
@@ -822,4 +826,163 @@ fn two_hosts_on_one_redis_and_one_database_process_each_job_once() {
     }
     let table = chunk_table(&state);
     assert_eq!(table.len(), 12);
+}
+
+/// Fair queueing: tenant A queues 200 files, then tenant B queues 2. Two
+/// handlers work through the wake-ups in the order they were published (A's
+/// 200 first), but each wake-up takes the job of the tenant served longest
+/// ago, so B's files finish among the first few after they were queued
+/// instead of after A's 200. And `urgent`, which runs ahead of everyone's
+/// normal work, is for admins only (`urgent_roles`).
+#[test]
+fn one_tenants_big_batch_does_not_starve_another_tenants_files() {
+    let redis = Redis::start();
+    let host = start(&redis, &[("LODE_REDIS_CONCURRENCY", "2")], None);
+    let a = host.new_key(ADMIN, "tenant-a", "editor");
+    let b = host.new_key(ADMIN, "tenant-b", "editor");
+    let note =
+        |i: usize| format!("Note {i}: the wing section number {i} was tested at Mach 0.{i}.");
+
+    let urgent = multipart(
+        &[("now.txt", "text/plain", b"Now.")],
+        &[("priority", "urgent")],
+    );
+    let refused = upload_as(&host, &a, urgent.clone());
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert_eq!(refused.json["error"]["code"], "forbidden");
+    assert!(statuses(&host.state_dir).is_empty(), "nothing was queued");
+    let raw = host.request(
+        "POST",
+        "/api/documents/upload?priority=urgent",
+        Some(&b),
+        &[("content-type", "text/plain")],
+        b"Now.".to_vec(),
+    );
+    assert_eq!(raw.status, 403, "{}", raw.text);
+
+    for part in 0..2 {
+        let files: Vec<(String, &str, Vec<u8>)> = (0..100)
+            .map(|i| {
+                let i = part * 100 + i;
+                (format!("a{i}.txt"), "text/plain", note(i).into_bytes())
+            })
+            .collect();
+        assert_eq!(
+            jobs_of(&upload_as(&host, &a, form_of(&files, &[]))).len(),
+            100
+        );
+    }
+    let files: Vec<(String, &str, Vec<u8>)> = (0..2)
+        .map(|i| {
+            (
+                format!("b{i}.txt"),
+                "text/plain",
+                note(1000 + i).into_bytes(),
+            )
+        })
+        .collect();
+    let b_jobs = jobs_of(&upload_as(&host, &b, form_of(&files, &[])));
+    assert_eq!(b_jobs.len(), 2);
+    // The bootstrap admin may queue urgent work.
+    assert_eq!(jobs_of(&upload(&host, urgent)).len(), 1);
+    until_completed(&host, 203);
+
+    let db = rusqlite::Connection::open(host.state_dir.join("sqlite_db.db")).unwrap();
+    let (b_queued, b_done): (i64, i64) = db
+        .query_row(
+            "SELECT MIN(created_at), MAX(updated_at) FROM jobs WHERE tenant = 'tenant-b'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let (a_meanwhile, a_after): (i64, i64) = db
+        .query_row(
+            "SELECT SUM(updated_at > ? AND updated_at <= ?), SUM(updated_at > ?) \
+             FROM jobs WHERE tenant = 'tenant-a' AND status = 'completed'",
+            [b_queued, b_done, b_done],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    eprintln!(
+        "while B's 2 files waited and ran, {a_meanwhile} of A's finished; {a_after} of A's finished after B's"
+    );
+    // Two handlers: at most the two of A's in flight when B queued, then
+    // A and B alternate.
+    assert!(
+        a_meanwhile <= 6,
+        "B waited behind {a_meanwhile} of A's jobs"
+    );
+    assert!(
+        a_after > 100,
+        "A's batch was still running when B's finished"
+    );
+}
+
+/// A step longer than the lease (embedding a long document): the worker
+/// renews its lease after every few chunks, so the wake-ups that arrive
+/// meanwhile (published again and again, as a second worker or a sweep
+/// would) never start the job a second time.
+#[test]
+fn a_step_longer_than_the_lease_never_runs_twice_at_once() {
+    let redis = Redis::start();
+    let lease_secs = 4;
+    let lease = lease_secs.to_string();
+    let host = start(
+        &redis,
+        &[
+            ("SPIN_VARIABLE_JOB_LEASE_SECS", lease.as_str()),
+            ("LODE_REDIS_CONCURRENCY", "2"),
+        ],
+        None,
+    );
+    let text: Vec<String> = cranfield(60)
+        .into_iter()
+        .map(|(id, title, text)| format!("## {title}\n\nAbstract {id}. {text}"))
+        .collect();
+    let files = [(
+        "long.md".to_string(),
+        "text/markdown",
+        text.join("\n\n").into_bytes(),
+    )];
+    let jobs = jobs_of(&upload(&host, form_of(&files, &[])));
+    let id = jobs[0].1.clone();
+    let mut wake_ups = 0;
+    let done = loop {
+        let j = job(&host, &id);
+        match j["status"].as_str() {
+            Some("completed" | "failed" | "dead") => break j,
+            Some("processing") => {
+                redis.publish("lode-jobs-normal", &id);
+                wake_ups += 1;
+            }
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(done["status"], "completed", "{done}");
+    let db = rusqlite::Connection::open(host.state_dir.join("sqlite_db.db")).unwrap();
+    let (claimed, finished): (i64, i64) = db
+        .query_row(
+            "SELECT MIN(at), MAX(at) FROM job_events WHERE job_id = ? AND status = 'processing'",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    eprintln!(
+        "the job ran {} ms against a {lease_secs} s lease; {wake_ups} extra wake-ups",
+        finished - claimed
+    );
+    // The premise: one step outlasted the lease, with wake-ups arriving.
+    assert!(
+        finished - claimed > 2 * lease_secs * 1000,
+        "the job was too quick to test"
+    );
+    assert!(wake_ups > 4);
+    assert_eq!(done["attempts"], 1, "{done}");
+    let claims = host
+        .lines()
+        .iter()
+        .filter(|l| l.contains(&format!("job {id} claimed by")))
+        .count();
+    assert_eq!(claims, 1, "claimed once: {}", host.log());
 }

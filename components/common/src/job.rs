@@ -5,11 +5,45 @@
 use std::time::Duration;
 
 use lode_api::ApiError;
-use lode_jobs::{Failure, Job, Outcome, Queue, Step};
+use lode_auth::{Principal, Role};
+use lode_jobs::{Failure, Job, Jobs, NewJob, Outcome, Priority, Queue, Step};
 use lode_store::ids::{jitter, new_id, now_ms};
 use serde_json::Value as Json;
 
-use crate::{SpinSql, number_variable};
+use crate::{SpinSql, number_variable, variable};
+
+/// Queue `jobs` for `who` as one batch and wake a worker for each; the
+/// batch id and the jobs. `urgent` jumps every other tenant's work, so only
+/// the roles named by the `urgent_roles` variable (default `admin`) may ask
+/// for it (403 otherwise, before anything is stored). Attempts per job come
+/// from `job_max_attempts`.
+pub async fn submit(
+    sql: &SpinSql,
+    who: &Principal,
+    jobs: Vec<NewJob>,
+) -> Result<(String, Vec<Job>), ApiError> {
+    if jobs.iter().any(|j| j.priority == Priority::Urgent) {
+        let allowed = Role::parse_list(&variable("urgent_roles").await?).map_err(|e| {
+            crate::log_error!("variable urgent_roles: {e}");
+            ApiError::internal()
+        })?;
+        if !allowed.contains(&who.role) {
+            let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+            return Err(ApiError::forbidden(format!(
+                "priority urgent is reserved for the roles {names:?}; use high, normal or low"
+            )));
+        }
+    }
+    let max_attempts: u32 = number_variable("job_max_attempts").await?;
+    let (batch_id, created) = Jobs::new(sql, &who.tenant)
+        .for_request(crate::context::request_id())
+        .enqueue(jobs, max_attempts.clamp(1, 100), now_ms())
+        .await?;
+    for job in &created {
+        crate::wake(&job.job_id, job.channel()).await;
+    }
+    Ok((batch_id, created))
+}
 
 /// What a finished job produced (owned, unlike [`Outcome`]).
 pub struct Done {
@@ -34,6 +68,12 @@ impl Lease<'_> {
             .report(self.job_id, self.worker, step, percent, now_ms())
             .await
     }
+
+    /// Still working inside a step: the lease is renewed, nothing recorded.
+    /// An error means the worker lost the job to another and must stop.
+    pub async fn renew(&self) -> Result<(), ApiError> {
+        self.queue.renew(self.job_id, self.worker, now_ms()).await
+    }
 }
 
 /// Claim the job whose id is `message` and run `work` on it, logging as
@@ -50,7 +90,7 @@ pub async fn run_job(
     let lease: u64 = number_variable("job_lease_secs").await.map_err(spin)?;
     let queue = Queue::new(&sql, Duration::from_secs(lease.max(1)));
     let worker = new_id("worker");
-    let Some(job) = queue.claim(job_id.trim(), &worker, now_ms()).await? else {
+    let Some(job) = queue.claim_next(job_id.trim(), &worker, now_ms()).await? else {
         return Ok(()); // done, taken, or not due: nothing to do
     };
     // The job's logs and LLM calls carry the id of the request that queued it.
@@ -81,7 +121,15 @@ pub async fn run_job(
             let status = queue
                 .fail(&job.job_id, &worker, &failure, now_ms(), jitter())
                 .await?;
-            crate::log_warn!("job {} failed ({status:?}): {failure:?}", job.job_id);
+            match status {
+                // Not a failure of the job: another worker holds it now.
+                None => crate::log_info!("job {} stopped: its lease was lost", job.job_id),
+                Some(status) => crate::log_warn!(
+                    "job {} failed ({}): {failure:?}",
+                    job.job_id,
+                    status.as_str()
+                ),
+            }
         }
     }
     Ok(())

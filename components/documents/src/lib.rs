@@ -12,6 +12,7 @@
 mod queued;
 
 use lode_api::{ApiError, ErrorCode, Pattern};
+use lode_auth::Principal;
 use lode_common::{ApiCall, ApiRequest, Reply, SpinSql, api_call_with_uploads, upload_limit};
 use lode_index::Index;
 use lode_ingest::{Ingested, base_type, fetch, pipeline};
@@ -64,8 +65,8 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
             )
             .await
         }
-        (1, &Method::POST) => upload(&sql, &who.tenant, req).await,
-        (2, &Method::POST) => from_url(&sql, &who.tenant, &req).await,
+        (1, &Method::POST) => upload(&sql, &who, req).await,
+        (2, &Method::POST) => from_url(&sql, &who, &req).await,
         (3, &Method::GET) => found(docs.get(id).await?),
         (3, &Method::PUT) => {
             let input = req.json::<DocumentInput>(lode_common::body_limit().await?)?;
@@ -176,13 +177,14 @@ async fn update(
 /// `?title=`, `?metadata.<key>=` and `?priority=` are optional. Queued
 /// (202) unless `?sync=true` asks to extract and index within the request
 /// (201, for small files and scripts).
-async fn upload(sql: &SpinSql, tenant: &Tenant, req: ApiRequest) -> Result<Reply, ApiError> {
+async fn upload(sql: &SpinSql, who: &Principal, req: ApiRequest) -> Result<Reply, ApiError> {
+    let tenant = &who.tenant;
     if req
         .header("content-type")
         .is_some_and(|t| base_type(t) == "multipart/form-data")
     {
         let chunking = chunking(sql, tenant, &req.query).await?;
-        return queued::form(sql, tenant, &req, chunking).await;
+        return queued::form(sql, who, &req, chunking).await;
     }
     let media_type = req
         .header("content-type")
@@ -210,7 +212,7 @@ async fn upload(sql: &SpinSql, tenant: &Tenant, req: ApiRequest) -> Result<Reply
                 "Lode does not store PDF passwords with queued jobs; send an encrypted PDF with ?sync=true",
             ));
         }
-        return queued::raw(sql, tenant, req, &media_type, filename, options).await;
+        return queued::raw(sql, who, req, &media_type, filename, options).await;
     }
     let extracted = pipeline::extract(&req.body, &media_type, password)?;
     let mut source = Map::new();
@@ -223,7 +225,8 @@ async fn upload(sql: &SpinSql, tenant: &Tenant, req: ApiRequest) -> Result<Reply
 
 /// `POST /api/documents/from-url` with `{"url": …, "title"?, "metadata"?,
 /// "priority"?}`: queued (202), unless `?sync=true`.
-async fn from_url(sql: &SpinSql, tenant: &Tenant, req: &ApiRequest) -> Result<Reply, ApiError> {
+async fn from_url(sql: &SpinSql, who: &Principal, req: &ApiRequest) -> Result<Reply, ApiError> {
+    let tenant = &who.tenant;
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct FromUrl {
@@ -243,7 +246,7 @@ async fn from_url(sql: &SpinSql, tenant: &Tenant, req: &ApiRequest) -> Result<Re
     let fence = fetch::Fence::load().await?;
     fence.check(&url)?;
     if !options.sync {
-        return queued::url(sql, tenant, url, options).await;
+        return queued::url(sql, who, url, options).await;
     }
     let fetched = fetch::fetch(url, upload_limit().await?, &fence).await?;
     let extracted = pipeline::extract(&fetched.bytes, &fetched.media_type, None)?;

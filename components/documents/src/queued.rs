@@ -9,14 +9,14 @@
 //! stores no bytes: the worker fetches it (and a retry fetches it again).
 
 use lode_api::{ApiError, ErrorCode};
-use lode_common::{ApiRequest, Reply, SpinSql, number_variable, upload_limit};
+use lode_auth::Principal;
+use lode_common::{ApiRequest, Reply, SpinSql, upload_limit};
 
 use crate::UploadQuery;
 use lode_ingest::base_type;
-use lode_jobs::{JobRequest, Jobs, NewJob, Priority};
+use lode_jobs::{JobRequest, NewJob, Priority};
 use lode_multipart::{Limits, MultipartError};
-use lode_store::ids::now_ms;
-use lode_store::{Chunking, Tenant};
+use lode_store::Chunking;
 use serde_json::{Map, Value as Json, json};
 
 /// What the extract step reads (crates/extract `MEDIA_TYPES`).
@@ -31,7 +31,7 @@ const INGESTIBLE: &[&str] = &[
 /// Queue every file of a multipart upload.
 pub async fn form(
     sql: &SpinSql,
-    tenant: &Tenant,
+    who: &Principal,
     req: &ApiRequest,
     chunking: Chunking,
 ) -> Result<Reply, ApiError> {
@@ -89,13 +89,13 @@ pub async fn form(
             original: Some(file.bytes.into()),
         });
     }
-    submit(sql, tenant, jobs).await
+    submit(sql, who, jobs).await
 }
 
 /// Queue a raw-body upload (`Content-Type` is the file's media type).
 pub async fn raw(
     sql: &SpinSql,
-    tenant: &Tenant,
+    who: &Principal,
     req: ApiRequest,
     content_type: &str,
     filename: Option<String>,
@@ -116,13 +116,13 @@ pub async fn raw(
         // Moved, not copied: the body is held once.
         original: Some(req.body.into()),
     };
-    submit(sql, tenant, vec![job]).await
+    submit(sql, who, vec![job]).await
 }
 
 /// Queue a URL for the worker to fetch.
 pub async fn url(
     sql: &SpinSql,
-    tenant: &Tenant,
+    who: &Principal,
     url: url::Url,
     options: UploadQuery,
 ) -> Result<Reply, ApiError> {
@@ -143,7 +143,7 @@ pub async fn url(
         priority: options.priority,
         original: None,
     };
-    submit(sql, tenant, vec![job]).await
+    submit(sql, who, vec![job]).await
 }
 
 /// Parse a `priority` field or parameter.
@@ -152,17 +152,9 @@ pub fn priority(text: &str) -> Result<Priority, ApiError> {
         .ok_or_else(|| ApiError::invalid("priority must be urgent, high, normal or low"))
 }
 
-/// Store `jobs` as one batch, wake a worker for each, and answer 202 with
-/// the batch's location. Attempts per job come from `job_max_attempts`.
-async fn submit(sql: &SpinSql, tenant: &Tenant, jobs: Vec<NewJob>) -> Result<Reply, ApiError> {
-    let max_attempts: u32 = number_variable("job_max_attempts").await?;
-    let (batch_id, created) = Jobs::new(sql, tenant)
-        .for_request(lode_common::context::request_id())
-        .enqueue(jobs, max_attempts.clamp(1, 100), now_ms())
-        .await?;
-    for job in &created {
-        lode_common::wake(&job.job_id, job.channel()).await;
-    }
+/// Queue `jobs` as one batch and answer 202 with the batch's location.
+async fn submit(sql: &SpinSql, who: &Principal, jobs: Vec<NewJob>) -> Result<Reply, ApiError> {
+    let (batch_id, created) = lode_common::job::submit(sql, who, jobs).await?;
     let listed: Vec<Json> = created
         .iter()
         .map(|j| json!({"job_id": j.job_id, "filename": j.filename}))

@@ -56,6 +56,10 @@ pub struct Options {
 pub trait Progress {
     /// `step` finished; an error stops the ingestion before the next step.
     async fn done(&self, step: Step) -> Result<(), ApiError>;
+
+    /// Still working on a long step (a slice of chunks embedded): a queued
+    /// job renews its lease here; an error stops the ingestion.
+    async fn working(&self) -> Result<(), ApiError>;
 }
 
 /// Progress nobody watches (the synchronous API).
@@ -63,6 +67,10 @@ pub struct Quiet;
 
 impl Progress for Quiet {
     async fn done(&self, _step: Step) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    async fn working(&self) -> Result<(), ApiError> {
         Ok(())
     }
 }
@@ -106,7 +114,7 @@ pub async fn add(
     }
     let mut records = pipeline::split(&input.content, pages, chunking);
     progress.done(Step::Chunk).await?;
-    let embedded = pipeline::embed_missing(tenant, &mut records, &HashMap::new()).await?;
+    let embedded = pipeline::embed_missing(tenant, &mut records, &HashMap::new(), progress).await?;
     progress.done(Step::Embed).await?;
     let document = match existing {
         Some(existing) => {

@@ -59,7 +59,7 @@ pub async fn prepare(
     stored: &HashMap<i64, String>,
 ) -> Result<Prepared, ApiError> {
     let mut records = split(markdown, pages, chunking);
-    let embedded = embed_missing(tenant, &mut records, stored).await?;
+    let embedded = embed_missing(tenant, &mut records, stored, &crate::Quiet).await?;
     Ok(Prepared { records, embedded })
 }
 
@@ -97,13 +97,20 @@ pub fn split(markdown: &str, pages: &[extract::PageSpan], chunking: Chunking) ->
         .collect()
 }
 
+/// Chunks per call of the model: about a second of work in Wasm, so the
+/// worker's lease is renewed often (batches of 32 were no faster: README).
+pub const EMBED_SLICE: usize = 4;
+
 /// The embed step: give a vector to every record that `stored` does not
 /// already hold unchanged, from the vector cache or the model. Returns how
-/// many the model embedded.
+/// many the model embedded. The model runs [`EMBED_SLICE`] chunks at a time
+/// and `progress` hears of each slice, so a queued job renews its lease
+/// while a long document embeds (minutes, at a few chunks a second).
 pub async fn embed_missing(
     tenant: &Tenant,
     records: &mut [ChunkRecord],
     stored: &HashMap<i64, String>,
+    progress: &impl crate::Progress,
 ) -> Result<usize, ApiError> {
     let todo: Vec<usize> = (0..records.len())
         .filter(|&i| stored.get(&records[i].ordinal) != Some(&records[i].sha256))
@@ -125,16 +132,18 @@ pub async fn embed_missing(
     if missing.is_empty() {
         return Ok(0);
     }
-    let texts: Vec<String> = missing.iter().map(|&i| records[i].text.clone()).collect();
-    let started = std::time::Instant::now();
-    let vectors = embed(&texts)?;
-    lode_common::metrics::embedded("ingest", texts.len(), started.elapsed()).await;
-    let embedded = missing.len();
-    for (i, v) in missing.into_iter().zip(vectors) {
-        cache.set(&records[i].sha256, &v).await;
-        records[i].vector = Some(v);
+    for slice in missing.chunks(EMBED_SLICE) {
+        let texts: Vec<String> = slice.iter().map(|&i| records[i].text.clone()).collect();
+        let started = std::time::Instant::now();
+        let vectors = embed(&texts)?;
+        lode_common::metrics::embedded("ingest", texts.len(), started.elapsed()).await;
+        for (&i, v) in slice.iter().zip(vectors) {
+            cache.set(&records[i].sha256, &v).await;
+            records[i].vector = Some(v);
+        }
+        progress.working().await?;
     }
-    Ok(embedded)
+    Ok(missing.len())
 }
 
 /// A document's chunk records, and how many of them the model had to embed

@@ -12,8 +12,8 @@
 
 use lode_api::{ApiError, ErrorCode, Pattern, query};
 use lode_auth::Principal;
-use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit, number_variable};
-use lode_jobs::{Jobs, NewJob, Priority, ToolRequest};
+use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit};
+use lode_jobs::{NewJob, Priority, ToolRequest};
 use lode_llm::registry::Strategy;
 use lode_store::ids::now_ms;
 use lode_store::{Documents, ToolResults};
@@ -250,21 +250,13 @@ impl<'a> Run<'a> {
             strategy: strategy_name(self.strategy),
             cache_key,
         };
-        let max_attempts: u32 = number_variable("job_max_attempts").await?;
-        let (_, created) = Jobs::new(self.sql, &self.who.tenant)
-            .for_request(lode_common::context::request_id())
-            .enqueue(
-                vec![NewJob {
-                    request: request.into(),
-                    priority: self.priority,
-                    original,
-                }],
-                max_attempts.clamp(1, 100),
-                now_ms(),
-            )
-            .await?;
+        let job = NewJob {
+            request: request.into(),
+            priority: self.priority,
+            original,
+        };
+        let (_, created) = lode_common::job::submit(self.sql, self.who, vec![job]).await?;
         let job = created.into_iter().next().ok_or_else(ApiError::internal)?;
-        lode_common::wake(&job.job_id, job.channel()).await;
         let location = format!("/api/jobs/{}", job.job_id);
         Ok(Reply::json(202, &job).at(location))
     }

@@ -93,6 +93,10 @@ impl Progress for JobProgress<'_> {
     async fn done(&self, step: Step) -> Result<(), ApiError> {
         self.0.report(step, step.percent_done()).await
     }
+
+    async fn working(&self) -> Result<(), ApiError> {
+        self.0.renew().await
+    }
 }
 
 fn classify(e: ApiError) -> Failure {

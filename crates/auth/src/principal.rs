@@ -39,6 +39,17 @@ impl Role {
         }
     }
 
+    /// A comma-separated list of role names (a Spin variable such as
+    /// `urgent_roles`); an unknown name is an error, so a typo in an
+    /// operator's setting is seen instead of silently granting nothing.
+    pub fn parse_list(text: &str) -> Result<Vec<Role>, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| Role::parse(n).ok_or_else(|| format!("unknown role {n:?}")))
+            .collect()
+    }
+
     /// The scopes this role names.
     pub fn scopes(self) -> Scopes {
         use Scope::*;

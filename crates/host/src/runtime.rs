@@ -147,8 +147,10 @@ impl Deadline {
 }
 
 /// The deadlines lode-host enforces: `LODE_REQUEST_TIMEOUT_SECS` (default
-/// 120) for HTTP requests, `LODE_JOB_TIMEOUT_SECS` (default 300, Lode's
-/// default `job_lease_secs`) for Redis messages.
+/// 120) for HTTP requests, `LODE_JOB_TIMEOUT_SECS` (default 3600) for Redis
+/// messages: a job renews its lease as it works, so this is only a ceiling
+/// on one run of one job (a document of thousands of chunks embeds for
+/// many minutes).
 #[derive(Debug, Clone, Copy)]
 pub struct Deadlines {
     /// An HTTP request's.
@@ -170,7 +172,7 @@ impl Deadlines {
         };
         Ok(Deadlines {
             request: secs("LODE_REQUEST_TIMEOUT_SECS", 120)?,
-            job: secs("LODE_JOB_TIMEOUT_SECS", 300)?,
+            job: secs("LODE_JOB_TIMEOUT_SECS", 3600)?,
         })
     }
 }

@@ -35,6 +35,10 @@ impl Failure {
     }
 }
 
+/// How often a wake-up looks for another job when racing workers took the
+/// one it chose, before it settles for its own.
+const MAX_CLAIM_RACES: usize = 8;
+
 /// A job the sweep found stranded, to be published on its priority's channel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Swept {
@@ -130,6 +134,69 @@ impl<'a, S: Sql> Queue<'a, S> {
         Ok(job)
     }
 
+    /// Take the job a wake-up for `hint` should run. Within the hint's kind
+    /// and priority, that is the due job of the tenant served longest ago
+    /// (oldest first within a tenant), so one tenant's 10,000-file batch
+    /// waits its turn behind another tenant's single file instead of ahead
+    /// of it. Every job still gets a wake-up of its own, so each wake-up
+    /// claims at most one job and none is left behind; a job lost to a
+    /// racing worker is skipped for the next one. When nothing is queued,
+    /// the hint itself is claimed if its lease expired (its worker died).
+    pub async fn claim_next(
+        &self,
+        hint: &str,
+        worker: &str,
+        now: i64,
+    ) -> Result<Option<Job>, StoreError> {
+        let Some(hinted) = self.load(hint).await? else {
+            return Ok(None);
+        };
+        for _ in 0..MAX_CLAIM_RACES {
+            let next = self
+                .sql
+                .query(
+                    "SELECT j.id FROM jobs j LEFT JOIN job_turns t \
+                     ON t.kind = j.kind AND t.tenant = j.tenant \
+                     WHERE j.status = 'queued' AND j.kind = ? AND j.priority = ? \
+                     AND j.next_attempt_at <= ? AND j.attempts < j.max_attempts \
+                     ORDER BY COALESCE(t.turn, 0), j.next_attempt_at, j.id LIMIT 1",
+                    vec![
+                        hinted.kind.as_str().into(),
+                        hinted.priority.rank().into(),
+                        now.into(),
+                    ],
+                )
+                .await?;
+            let Some(row) = next.first() else { break };
+            if let Some(job) = self.claim(&row.text(0)?, worker, now).await? {
+                self.served(&job).await?;
+                return Ok(Some(job));
+            }
+        }
+        let job = self.claim(hint, worker, now).await?;
+        if let Some(job) = &job {
+            self.served(job).await?;
+        }
+        Ok(job)
+    }
+
+    /// `job`'s tenant had its turn: it goes to the back of its kind's line.
+    async fn served(&self, job: &Job) -> Result<(), StoreError> {
+        self.sql
+            .execute(
+                "INSERT INTO job_turns (kind, tenant, turn) VALUES (?, ?, \
+                 (SELECT COALESCE(MAX(turn), 0) + 1 FROM job_turns WHERE kind = ?)) \
+                 ON CONFLICT (kind, tenant) DO UPDATE SET turn = excluded.turn",
+                vec![
+                    job.kind.as_str().into(),
+                    job.tenant.as_str().into(),
+                    job.kind.as_str().into(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Record that `worker` finished `step`, extending its lease. `false`:
     /// the worker lost the job (lease expired and taken over) and must stop.
     pub async fn progress(
@@ -195,6 +262,27 @@ impl<'a, S: Sql> Queue<'a, S> {
         now: i64,
     ) -> Result<(), ApiError> {
         if self.progress_at(job_id, worker, step, percent, now).await? {
+            Ok(())
+        } else {
+            Err(ApiError::unavailable(
+                "the lease was lost to another worker",
+            ))
+        }
+    }
+
+    /// Extend `worker`'s lease on a job it is still running, inside a long
+    /// step, without recording an event. An error (unavailable) means the
+    /// worker lost the job and must stop.
+    pub async fn renew(&self, job_id: &str, worker: &str, now: i64) -> Result<(), ApiError> {
+        let changed = self
+            .sql
+            .execute(
+                "UPDATE jobs SET lease_until = ? \
+                 WHERE id = ? AND status = 'processing' AND worker = ?",
+                vec![(now + self.lease_ms()).into(), job_id.into(), worker.into()],
+            )
+            .await?;
+        if changed == 1 {
             Ok(())
         } else {
             Err(ApiError::unavailable(

@@ -45,6 +45,15 @@ fn setup() -> (RusqliteSql, Tenant, Tenant) {
     )
 }
 
+/// One queued normal job of `tenant`, created at `at`; its id.
+async fn one_job(db: &RusqliteSql, tenant: &Tenant, at: i64) -> String {
+    let (_, created) = Jobs::new(db, tenant)
+        .enqueue(vec![new_job("a.txt", Priority::Normal)], 3, at)
+        .await
+        .unwrap();
+    created[0].job_id.clone()
+}
+
 #[test]
 fn a_batch_is_stored_with_its_originals_and_scoped_to_its_tenant() {
     let (db, acme, globex) = setup();
@@ -96,11 +105,7 @@ fn a_batch_is_stored_with_its_originals_and_scoped_to_its_tenant() {
 fn only_one_worker_claims_a_job_and_a_lost_lease_stops_the_old_worker() {
     let (db, acme, _) = setup();
     RusqliteSql::block_on(async {
-        let (_, created) = Jobs::new(&db, &acme)
-            .enqueue(vec![new_job("a.txt", Priority::Normal)], 3, 1_000)
-            .await
-            .unwrap();
-        let id = &created[0].job_id;
+        let id = &one_job(&db, &acme, 1_000).await;
         let queue = Queue::new(&db, LEASE);
         let claimed = queue.claim(id, "w1", 1_000).await.unwrap().unwrap();
         assert_eq!((claimed.status, claimed.attempts), (Status::Processing, 1));
@@ -409,5 +414,114 @@ fn tool_jobs_report_partial_progress_keep_their_result_and_have_their_own_channe
             .map(|e| e.progress)
             .collect();
         assert_eq!(progress, [0, 0, 40, 95, 100]);
+    });
+}
+
+#[test]
+fn wake_ups_serve_tenants_in_turn_and_every_job_exactly_once() {
+    let (db, acme, globex) = setup();
+    RusqliteSql::block_on(async {
+        // acme queues 200 files, then globex 2: 202 wake-ups in that order.
+        let mut hints = Vec::new();
+        for (tenant, n, at) in [(&acme, 200, 1_000), (&globex, 2, 2_000)] {
+            let jobs = (0..n)
+                .map(|i| new_job(&format!("{i}.txt"), Priority::Normal))
+                .collect();
+            let (_, created) = Jobs::new(&db, tenant).enqueue(jobs, 3, at).await.unwrap();
+            hints.extend(created.into_iter().map(|j| j.job_id));
+        }
+        // An urgent job is not anyone's turn at normal priority.
+        let (_, urgent) = Jobs::new(&db, &acme)
+            .enqueue(vec![new_job("u.txt", Priority::Urgent)], 3, 1_500)
+            .await
+            .unwrap();
+        let queue = Queue::new(&db, LEASE);
+        let mut order = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for hint in &hints {
+            let job = queue.claim_next(hint, "w", 3_000).await.unwrap().unwrap();
+            assert_eq!(job.priority, Priority::Normal);
+            assert!(seen.insert(job.job_id.clone()), "claimed twice");
+            assert!(
+                queue
+                    .complete(&job, "w", indexed("d"), 3_000)
+                    .await
+                    .unwrap()
+            );
+            order.push(job.tenant);
+        }
+        // globex's two files ran second and fourth, not after acme's 200.
+        let globex_at: Vec<usize> = (0..order.len()).filter(|&i| order[i] == "globex").collect();
+        assert_eq!(globex_at, vec![1, 3]);
+        assert_eq!(seen.len(), 202);
+        // A duplicate wake-up finds nothing left at its priority.
+        assert!(
+            queue
+                .claim_next(&hints[0], "w", 3_000)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // The urgent job waits for its own wake-up.
+        let job = queue
+            .claim_next(&urgent[0].job_id, "w", 3_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.job_id, urgent[0].job_id);
+    });
+}
+
+#[test]
+fn a_wake_up_takes_over_its_own_job_only_when_the_lease_expired() {
+    let (db, acme, _) = setup();
+    RusqliteSql::block_on(async {
+        let id = &one_job(&db, &acme, 1_000).await;
+        let queue = Queue::new(&db, LEASE);
+        assert!(queue.claim_next(id, "w1", 1_000).await.unwrap().is_some());
+        let lease = LEASE.as_millis() as i64;
+        assert!(
+            queue
+                .claim_next(id, "w2", 1_000 + lease)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let job = queue
+            .claim_next(id, "w2", 1_001 + lease)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.attempts, 2, "a take-over counts the attempt");
+        assert!(
+            queue
+                .claim_next("job_nonesuch", "w3", 1_000)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    });
+}
+
+#[test]
+fn renewing_inside_a_long_step_keeps_the_job_from_a_second_worker() {
+    let (db, acme, _) = setup();
+    RusqliteSql::block_on(async {
+        let id = &one_job(&db, &acme, 0).await;
+        let queue = Queue::new(&db, LEASE);
+        let lease = LEASE.as_millis() as i64;
+        assert!(queue.claim_next(id, "w1", 0).await.unwrap().is_some());
+        // w1 embeds for three leases, renewing after each slice.
+        for t in (1..=3).map(|k| k * lease - 1) {
+            queue.renew(id, "w1", t).await.unwrap();
+            assert!(queue.claim_next(id, "w2", t + 1).await.unwrap().is_none());
+            assert!(queue.sweep(t + 1, STALE, 10).await.unwrap().is_empty());
+        }
+        // w1 goes silent: w2 takes over, and w1's next renewal fails.
+        let late = 4 * lease;
+        let job = queue.claim_next(id, "w2", late).await.unwrap().unwrap();
+        assert_eq!(job.attempts, 2);
+        assert!(queue.renew(id, "w1", late).await.is_err());
+        queue.renew(id, "w2", late).await.unwrap();
     });
 }

@@ -291,6 +291,22 @@ pub const MIGRATIONS: &[Migration] = &[
             "ALTER TABLE users ADD COLUMN token_generation INTEGER NOT NULL DEFAULT 0",
         ],
     },
+    Migration {
+        version: 12,
+        name: "fair queueing: whose turn it is",
+        statements: &[
+            // A wake-up takes the due job of the tenant served longest ago
+            // (crates/jobs/src/queue.rs, `claim_next`): `turn` is the order in
+            // which tenants were last served, per kind of job.
+            "CREATE TABLE job_turns (
+            kind TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            turn INTEGER NOT NULL,
+            PRIMARY KEY (kind, tenant)
+        )",
+            "CREATE INDEX jobs_fair ON jobs (status, kind, priority, next_attempt_at)",
+        ],
+    },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -360,10 +376,10 @@ mod tests {
         RusqliteSql::block_on(async {
             assert_eq!(
                 migrate(&db).await.unwrap(),
-                vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+                vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
             );
             assert!(migrate(&db).await.unwrap().is_empty());
-            assert_eq!(current_version(&db).await.unwrap(), 11);
+            assert_eq!(current_version(&db).await.unwrap(), 12);
         });
     }
 
