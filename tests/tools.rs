@@ -391,3 +391,114 @@ fn long_runs_go_through_the_job_queue_and_survive_a_provider_outage() {
     assert_eq!(bad.status, 422, "{}", bad.text);
     assert_eq!(llm.requests().len(), before);
 }
+
+/// Fair limits across one tenant's keys: the tenant's own LLM budget is
+/// shared by all its keys, a tool run pays for every LLM call it plans, the
+/// day's LLM tokens and the documents held are capped by the tenant's
+/// quotas, which the operator's ceiling bounds, and `GET /api/usage` shows
+/// what is left.
+#[test]
+fn tenant_budgets_quotas_and_the_operators_ceiling_hold_across_keys() {
+    let llm = ScriptedLlm::start();
+    let ceiling = json!({"quotas": {"documents": 500}}).to_string();
+    let host = start_with(
+        &llm,
+        2000,
+        &[("SPIN_VARIABLE_TENANT_CEILING", ceiling.as_str())],
+    );
+    let admin = host.new_key(ADMIN, "frugal", "admin");
+    let (one, two) = (
+        host.new_key(ADMIN, "frugal", "editor"),
+        host.new_key(ADMIN, "frugal", "editor"),
+    );
+    let content = long_text(8);
+    let parts = lode_tools::plan_map(&content, 2000).len();
+    let calls = parts + 1;
+    assert!(calls >= 4, "the text must need several calls");
+
+    let settings = |body: Value| host.json("PUT", "/api/settings", &admin, &body);
+    let over = settings(json!({"quotas": {"documents": 600}}));
+    assert_eq!(over.status, 422, "{}", over.text);
+    assert!(over.text.contains("operator's ceiling"), "{}", over.text);
+    let set = settings(json!({
+        "rate_limits": {"llm_per_minute": 100, "tenant_llm_per_minute": calls + 2},
+        "quotas": {"documents": 1}
+    }));
+    assert_eq!(set.status, 200, "{}", set.text);
+
+    // Key one's run plans `calls` calls and pays for each of them.
+    script_summary(&llm, &content, 2000);
+    let summarize = |key: &str| {
+        post(
+            &host,
+            "/api/tools/summarize?mode=sync",
+            key,
+            json!({"text": content}),
+        )
+    };
+    let r = summarize(&one);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["llm_calls"].as_u64(), Some(calls as u64));
+    // Key two has a full bucket of its own, but the tenant's has 2 left.
+    let sent = llm.requests().len();
+    let r = summarize(&two);
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.json["error"]["code"], "rate_limited");
+    assert!(r.text.contains("the tenant's rate limit"), "{}", r.text);
+    assert!(
+        r.headers["ratelimit-policy"]
+            .to_str()
+            .unwrap()
+            .contains("tenant-llm"),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(llm.requests().len(), sent, "refused before any call");
+
+    // The day's LLM tokens: the run used more than the new cap.
+    let used = (400 + 10) * parts as u64 + 108;
+    let set = settings(json!({
+        "rate_limits": {"llm_per_minute": 100, "tenant_llm_per_minute": calls + 2},
+        "quotas": {"documents": 1, "llm_tokens_per_day": 1000}
+    }));
+    assert_eq!(set.status, 200, "{}", set.text);
+    let r = post(
+        &host,
+        "/api/tools/sentiment",
+        &admin,
+        json!({"text": "A calm day."}),
+    );
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.json["error"]["code"], "quota_exceeded");
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(llm.requests().len(), sent, "refused before any call");
+
+    // One document is the quota.
+    let doc = |title: &str| {
+        post(
+            &host,
+            "/api/documents",
+            &admin,
+            json!({"title": title, "content": format!("{title}."), "content_type": "text/plain"}),
+        )
+    };
+    assert_eq!(doc("first").status, 201);
+    let r = doc("second");
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.json["error"]["code"], "quota_exceeded");
+
+    let usage = host.get("/api/usage", Some(&admin));
+    assert_eq!(usage.status, 200, "{}", usage.text);
+    let q = &usage.json["quotas"];
+    assert_eq!(
+        q["documents"],
+        json!({"limit": 1, "used": 1, "remaining": 0})
+    );
+    assert_eq!(q["llm_tokens_today"]["used"], used);
+    assert_eq!(q["llm_tokens_today"]["remaining"], 0);
+    assert_eq!(q["stored_bytes"]["used"], "first.".len());
+    assert!(
+        q["llm_resets_at"].as_str().unwrap().ends_with("T00:00:00Z"),
+        "{q}"
+    );
+}

@@ -15,8 +15,9 @@ use crate::{SpinSql, number_variable, variable};
 /// Queue `jobs` for `who` as one batch and wake a worker for each; the
 /// batch id and the jobs. `urgent` jumps every other tenant's work, so only
 /// the roles named by the `urgent_roles` variable (default `admin`) may ask
-/// for it (403 otherwise, before anything is stored). Attempts per job come
-/// from `job_max_attempts`.
+/// for it (403 otherwise, before anything is stored). The tenant's quotas
+/// of queued jobs and stored bytes must hold the batch (429
+/// `quota_exceeded`). Attempts per job come from `job_max_attempts`.
 pub async fn submit(
     sql: &SpinSql,
     who: &Principal,
@@ -34,6 +35,15 @@ pub async fn submit(
             )));
         }
     }
+    let adding = lode_store::Holdings {
+        queued_jobs: jobs.len() as u64,
+        stored_bytes: jobs
+            .iter()
+            .map(|j| j.original.as_ref().map_or(0, |b| b.len() as u64))
+            .sum(),
+        ..Default::default()
+    };
+    crate::quota(sql, &who.tenant).await?.admit(adding).await?;
     let max_attempts: u32 = number_variable("job_max_attempts").await?;
     let (batch_id, created) = Jobs::new(sql, &who.tenant)
         .for_request(crate::context::request_id())

@@ -272,6 +272,39 @@ pub async fn body_limit() -> Result<BodyLimit, ApiError> {
     })
 }
 
+/// The operator's ceiling over tenant settings (the `tenant_ceiling`
+/// variable; empty: the built-in one). A malformed one is a deployment
+/// mistake: 500 and a log line.
+pub async fn ceiling() -> Result<lode_store::Ceiling, ApiError> {
+    // Components without quotas or rates to enforce may lack the variable.
+    let text = spin_sdk::variables::get("tenant_ceiling")
+        .await
+        .unwrap_or_default();
+    lode_store::Ceiling::parse(&text).map_err(|e| {
+        crate::log_error!("{e}");
+        ApiError::internal()
+    })
+}
+
+/// The rates and quotas in force for `tenant`: its settings, capped by the
+/// operator's [`ceiling`].
+pub async fn in_force(
+    sql: &SpinSql,
+    tenant: &lode_store::Tenant,
+) -> Result<(lode_ratelimit::Limits, lode_store::Quotas), ApiError> {
+    let settings = lode_store::Settings::new(sql, tenant).get().await?.settings;
+    Ok(settings.in_force(&ceiling().await?))
+}
+
+/// The quotas of `tenant` in force, to check before work is done.
+pub async fn quota<'a>(
+    sql: &'a SpinSql,
+    tenant: &'a lode_store::Tenant,
+) -> Result<lode_store::Quota<'a, SpinSql>, ApiError> {
+    let (_, quotas) = in_force(sql, tenant).await?;
+    Ok(lode_store::Quota::new(sql, tenant, quotas))
+}
+
 /// Authenticate the caller (an API key, the bootstrap `admin_api_key`, or a
 /// user's session token signed with `jwt_secret`).
 pub async fn authenticate(sql: &SpinSql, req: &ApiRequest) -> Result<Principal, ApiError> {
@@ -365,12 +398,8 @@ pub async fn api_call_with_uploads(
     who.require(rule.scope)?;
     // The operator's bootstrap key is not limited; tenants' keys and users are.
     if !who.is_bootstrap() {
-        let limits = lode_store::Settings::new(&sql, &who.tenant)
-            .get()
-            .await?
-            .settings
-            .rate_limits;
-        rate::check(rule.budget, &who.actor(), &limits).await?;
+        let (limits, _) = in_force(&sql, &who.tenant).await?;
+        rate::check_caller(rule.budget, &who, &limits, 1).await?;
     }
     let (route, params) = matched.ok_or_else(|| ApiError::not_found("route"))?;
     let limit = match uploads.contains(&route) {

@@ -160,8 +160,17 @@ async fn update(
     let model = pipeline::model();
     let index = Index::new(sql, tenant, &model);
     let stored = index.stored_hashes(id).await?;
-    let pipeline::Prepared { records, embedded } =
-        pipeline::prepare(tenant, &input.content, &[], chunking, &stored).await?;
+    // Only the chunks whose text changed are embedded again; the tenant's
+    // quotas must hold the new version (and any new chunks) first.
+    let mut records = pipeline::split(&input.content, &[], chunking);
+    let adding = lode_store::Holdings {
+        stored_bytes: input.content.len() as u64,
+        chunks: records.len().saturating_sub(stored.len()) as u64,
+        ..Default::default()
+    };
+    lode_common::quota(sql, tenant).await?.admit(adding).await?;
+    let embedded =
+        pipeline::embed_missing(tenant, &mut records, &stored, &lode_ingest::Quiet).await?;
     let doc = docs
         .update(id, input)
         .await?

@@ -113,6 +113,18 @@ pub async fn add(
         });
     }
     let mut records = pipeline::split(&input.content, pages, chunking);
+    // The tenant's quotas must hold the document before it is embedded.
+    let adding = lode_store::Holdings {
+        documents: u64::from(existing.is_none()),
+        stored_bytes: if existing.is_none() {
+            input.content.len() as u64
+        } else {
+            0
+        },
+        chunks: records.len() as u64,
+        queued_jobs: 0,
+    };
+    lode_common::quota(sql, tenant).await?.admit(adding).await?;
     progress.done(Step::Chunk).await?;
     let embedded = pipeline::embed_missing(tenant, &mut records, &HashMap::new(), progress).await?;
     progress.done(Step::Embed).await?;

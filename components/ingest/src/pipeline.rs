@@ -47,22 +47,6 @@ pub fn model() -> String {
     embed::model()
 }
 
-/// Chunk `markdown` and embed the chunks that `stored` (ordinal → sha256 of
-/// chunks already indexed with a vector) does not already hold, so an edit
-/// re-embeds only what changed; texts the tenant embedded before come from
-/// the vector cache.
-pub async fn prepare(
-    tenant: &Tenant,
-    markdown: &str,
-    pages: &[extract::PageSpan],
-    chunking: Chunking,
-    stored: &HashMap<i64, String>,
-) -> Result<Prepared, ApiError> {
-    let mut records = split(markdown, pages, chunking);
-    let embedded = embed_missing(tenant, &mut records, stored, &crate::Quiet).await?;
-    Ok(Prepared { records, embedded })
-}
-
 /// The chunk step: `markdown` as chunk records, without vectors yet.
 pub fn split(markdown: &str, pages: &[extract::PageSpan], chunking: Chunking) -> Vec<ChunkRecord> {
     let spans: Vec<chunk::PageSpan> = pages
@@ -144,15 +128,6 @@ pub async fn embed_missing(
         progress.working().await?;
     }
     Ok(missing.len())
-}
-
-/// A document's chunk records, and how many of them the model had to embed
-/// (the rest were indexed already or came from the vector cache).
-pub struct Prepared {
-    /// Every chunk, in order.
-    pub records: Vec<ChunkRecord>,
-    /// Chunks embedded by this request.
-    pub embedded: usize,
 }
 
 /// Vectors already computed for this tenant, by sha256 of the chunk text, in

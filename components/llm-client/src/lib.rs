@@ -172,6 +172,11 @@ impl Llm {
             http::Response<IncomingResponseBody>,
         ) -> Result<T, CallError>,
     ) -> Result<T, ApiError> {
+        // The tenant's daily LLM allowance is checked before every call.
+        lode_common::quota(sql, tenant)
+            .await?
+            .admit_llm(now_ms())
+            .await?;
         let keys = self.keys().await;
         let chain = self.chain(tenant, ask, &needed(ask, stream), &keys).await?;
         let mut failures = Vec::new();

@@ -1,6 +1,7 @@
 //! The tenant settings API: `GET /api/settings` (any role) and
-//! `PUT /api/settings` (admin role), the defaults that the tenant's
-//! ingestion requests start from.
+//! `PUT /api/settings` (admin role): the defaults that the tenant's
+//! ingestion requests start from, its rate limits and its quotas, none
+//! above the operator's ceiling (`tenant_ceiling`).
 
 use lode_api::{ApiError, Pattern};
 use lode_common::{ApiCall, Reply, api_call, body_limit};
@@ -24,7 +25,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         Method::GET => Ok(Reply::json(200, settings.get().await?)),
         Method::PUT => {
             let new = req.json::<TenantSettings>(body_limit().await?)?;
-            let stored = settings.put(new).await?;
+            let stored = settings.put(new, &lode_common::ceiling().await?).await?;
             let detail = serde_json::to_value(&stored.settings).unwrap_or_default();
             Audit::new(&sql, &who.tenant)
                 .record(

@@ -209,6 +209,10 @@ impl<'a> Run<'a> {
                 ),
             ));
         }
+        // The frame charged one LLM call; the run is charged all it plans.
+        let more = u32::try_from(plan.calls().saturating_sub(1)).unwrap_or(u32::MAX);
+        lode_common::rate::charge_more(self.sql, self.who, lode_ratelimit::Budget::Llm, more)
+            .await?;
         if queued {
             return self.enqueue(text, store).await;
         }

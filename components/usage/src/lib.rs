@@ -1,6 +1,7 @@
 //! `GET /api/usage[?from=YYYY-MM-DD&to=YYYY-MM-DD]`: the tenant's LLM calls,
 //! tokens and cost (from the registry's prices), per UTC day, provider and
-//! model, with totals. The default period is the last 30 days.
+//! model, with totals. The default period is the last 30 days. `quotas`
+//! shows each quota in force with what is used and what is left.
 
 use lode_api::{ApiError, Pattern};
 use lode_common::{ApiCall, Reply, api_call};
@@ -44,7 +45,13 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         return Err(ApiError::invalid("from must not be after to"));
     }
     let report = Usage::new(&sql, &who.tenant).report(&from, &to).await?;
-    Ok(Reply::json(200, report))
+    let quotas = lode_common::quota(&sql, &who.tenant)
+        .await?
+        .allowances(now)
+        .await?;
+    let mut body = serde_json::to_value(report).map_err(|_| ApiError::internal())?;
+    body["quotas"] = serde_json::to_value(quotas).map_err(|_| ApiError::internal())?;
+    Ok(Reply::json(200, body))
 }
 
 /// `YYYY-MM-DD` with plausible numbers (compared as text, so the shape matters).

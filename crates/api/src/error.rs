@@ -22,6 +22,9 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// 429: the caller's rate limit is used up; `Retry-After` says when to come back.
     TooManyRequests,
+    /// 429: a tenant quota (documents, bytes, chunks, queued jobs, the day's
+    /// LLM spend) is used up; `Retry-After` only when time restores it.
+    QuotaExceeded,
     /// 415: the body's media type is not one this endpoint accepts.
     UnsupportedMediaType,
     /// 422: well-formed input with invalid or missing fields.
@@ -53,7 +56,7 @@ impl ErrorCode {
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::TooManyRequests => 429,
+            Self::TooManyRequests | Self::QuotaExceeded => 429,
             Self::Unprocessable | Self::Encrypted | Self::Unreadable => 422,
             Self::Internal => 500,
             Self::NotImplemented => 501,
@@ -74,6 +77,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyRequests => "rate_limited",
+            Self::QuotaExceeded => "quota_exceeded",
             Self::Unprocessable => "invalid_request",
             Self::Encrypted => "encrypted",
             Self::Unreadable => "unreadable_document",
@@ -229,6 +233,7 @@ impl ApiError {
             Unauthorized => (401, "invalid_request_error", Some("invalid_api_key")),
             Forbidden => (403, "invalid_request_error", None),
             TooManyRequests => (429, "requests", Some("rate_limit_exceeded")),
+            QuotaExceeded => (429, "insufficient_quota", Some("insufficient_quota")),
             Internal | NotImplemented | BadGateway | Unavailable => {
                 (self.status(), "server_error", None)
             }

@@ -22,18 +22,24 @@ pub struct Rule {
     pub budget: Budget,
 }
 
-/// A route whose budget follows from its scope: LLM scopes spend the LLM
-/// budget, the rest the ordinary one.
+/// An ordinary route: the ordinary budget.
 const fn rule(method: &'static str, pattern: &'static str, scope: Scope) -> Rule {
-    let budget = match scope {
-        Scope::Chat | Scope::Tools => Budget::Llm,
-        _ => Budget::Api,
-    };
     Rule {
         method,
         pattern,
         scope,
-        budget,
+        budget: Budget::Api,
+    }
+}
+
+/// A route that calls a model (chat, completions, tool runs): the LLM
+/// budget. Reading conversations, usage or the tool list does not.
+const fn llm(pattern: &'static str, scope: Scope) -> Rule {
+    Rule {
+        method: "POST",
+        pattern,
+        scope,
+        budget: Budget::Llm,
     }
 }
 
@@ -67,19 +73,19 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/search/vector", Search),
     rule("POST", "/api/search/fulltext", Search),
     // chat and the OpenAI-compatible surface
-    rule("POST", "/api/chat", Chat),
+    llm("/api/chat", Chat),
     rule("POST", "/api/chat/prepare-context", Search),
     rule("GET", "/api/conversations", Chat),
     rule("GET", "/api/conversations/{id}", Chat),
     rule("DELETE", "/api/conversations/{id}", Chat),
     rule("GET", "/v1/models", Chat),
-    rule("POST", "/v1/chat/completions", Chat),
+    llm("/v1/chat/completions", Chat),
     rule("POST", "/v1/embeddings", Search),
     rule("GET", "/api/usage", Chat),
     // LLM tools
     rule("GET", "/api/tools", Tools),
-    rule("POST", "/api/tools/{tool}", Tools),
-    rule("POST", "/api/documents/{id}/tools/{tool}", Tools),
+    llm("/api/tools/{tool}", Tools),
+    llm("/api/documents/{id}/tools/{tool}", Tools),
     // jobs
     rule("GET", "/api/jobs", Read),
     rule("GET", "/api/jobs/dead", Read),
@@ -211,6 +217,16 @@ mod tests {
             rule_for("PUT", "/api/documents/d1/").unwrap().budget,
             Budget::Api
         );
+        // Only calls that reach a model spend the LLM budget.
+        for (method, path, budget) in [
+            ("POST", "/api/tools/summarize", Budget::Llm),
+            ("POST", "/v1/chat/completions", Budget::Llm),
+            ("GET", "/api/usage", Budget::Api),
+            ("GET", "/api/tools", Budget::Api),
+            ("GET", "/api/conversations/c1", Budget::Api),
+        ] {
+            assert_eq!(rule_for(method, path).unwrap().budget, budget, "{path}");
+        }
     }
 
     #[test]

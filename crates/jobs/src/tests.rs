@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use lode_store::rusqlite_sql::RusqliteSql;
-use lode_store::{Chunking, Tenant, migrate};
+use lode_store::{Chunking, Tenant};
 use serde_json::Map;
 
 use crate::*;
@@ -36,13 +36,7 @@ fn indexed(document_id: &str) -> Outcome<'_> {
 }
 
 fn setup() -> (RusqliteSql, Tenant, Tenant) {
-    let db = RusqliteSql::memory();
-    RusqliteSql::block_on(migrate(&db)).unwrap();
-    (
-        db,
-        Tenant::parse("acme").unwrap(),
-        Tenant::parse("globex").unwrap(),
-    )
+    RusqliteSql::with_two_tenants()
 }
 
 /// One queued normal job of `tenant`, created at `at`; its id.

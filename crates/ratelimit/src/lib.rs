@@ -44,11 +44,12 @@ impl Budget {
     }
 }
 
-/// Requests per minute for each budget.
 /// Password attempts a client address may make a minute (not per tenant:
 /// a login has no tenant yet).
 pub const LOGIN_PER_MINUTE: u32 = 20;
 
+/// Requests per minute for each budget, per key (or user) and for the whole
+/// tenant: minting keys or users multiplies the first, never the second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
@@ -58,22 +59,41 @@ pub struct Limits {
     pub llm_per_minute: u32,
     /// Ingestion calls per key.
     pub ingest_per_minute: u32,
+    /// Ordinary API calls of all the tenant's keys and users together.
+    pub tenant_api_per_minute: u32,
+    /// Chat and tool calls of the whole tenant.
+    pub tenant_llm_per_minute: u32,
+    /// Ingestion calls of the whole tenant.
+    pub tenant_ingest_per_minute: u32,
 }
 
 impl Default for Limits {
     /// At most 600 ordinary calls a minute per key, as the issue asks;
-    /// LLM and ingestion calls are tighter.
+    /// LLM and ingestion calls are tighter. A tenant gets twice a key's rate.
     fn default() -> Self {
         Limits {
             api_per_minute: 600,
             llm_per_minute: 60,
             ingest_per_minute: 120,
+            tenant_api_per_minute: 1200,
+            tenant_llm_per_minute: 120,
+            tenant_ingest_per_minute: 240,
         }
     }
 }
 
 impl Limits {
-    /// The rate of `budget` (anonymous requests share the API rate).
+    /// The operator's ceiling when it sets none: ten times the defaults.
+    pub const CEILING: Limits = Limits {
+        api_per_minute: 6000,
+        llm_per_minute: 600,
+        ingest_per_minute: 1200,
+        tenant_api_per_minute: 12000,
+        tenant_llm_per_minute: 1200,
+        tenant_ingest_per_minute: 2400,
+    };
+
+    /// The per-key rate of `budget` (anonymous requests share the API rate).
     pub fn per_minute(&self, budget: Budget) -> u32 {
         match budget {
             Budget::Api | Budget::Anonymous => self.api_per_minute,
@@ -83,18 +103,67 @@ impl Limits {
         }
     }
 
-    /// 1–100 000 per minute each.
-    pub fn validate(self) -> Result<Self, String> {
-        for (name, v) in [
+    /// The whole tenant's rate of `budget`; `None` for the budgets of
+    /// callers without a tenant (anonymous requests, password attempts).
+    pub fn tenant_per_minute(&self, budget: Budget) -> Option<u32> {
+        match budget {
+            Budget::Api => Some(self.tenant_api_per_minute),
+            Budget::Llm => Some(self.tenant_llm_per_minute),
+            Budget::Ingest => Some(self.tenant_ingest_per_minute),
+            Budget::Anonymous | Budget::Login => None,
+        }
+    }
+
+    fn fields(&self) -> [(&'static str, u32); 6] {
+        [
             ("api_per_minute", self.api_per_minute),
             ("llm_per_minute", self.llm_per_minute),
             ("ingest_per_minute", self.ingest_per_minute),
-        ] {
+            ("tenant_api_per_minute", self.tenant_api_per_minute),
+            ("tenant_llm_per_minute", self.tenant_llm_per_minute),
+            ("tenant_ingest_per_minute", self.tenant_ingest_per_minute),
+        ]
+    }
+
+    /// 1–100 000 per minute each.
+    pub fn validate(self) -> Result<Self, String> {
+        for (name, v) in self.fields() {
             if !(1..=100_000).contains(&v) {
                 return Err(format!("rate_limits.{name} must be 1-100000"));
             }
         }
         Ok(self)
+    }
+
+    /// Refuse any rate above the operator's `ceiling`.
+    pub fn within(self, ceiling: &Limits) -> Result<Self, String> {
+        for ((name, v), (_, max)) in self.fields().into_iter().zip(ceiling.fields()) {
+            if v > max {
+                return Err(format!(
+                    "rate_limits.{name} may be at most {max} (the operator's ceiling)"
+                ));
+            }
+        }
+        Ok(self)
+    }
+
+    /// Each rate, no higher than the operator's `ceiling` (which may have
+    /// been lowered since the tenant chose its settings).
+    pub fn capped(self, ceiling: &Limits) -> Limits {
+        Limits {
+            api_per_minute: self.api_per_minute.min(ceiling.api_per_minute),
+            llm_per_minute: self.llm_per_minute.min(ceiling.llm_per_minute),
+            ingest_per_minute: self.ingest_per_minute.min(ceiling.ingest_per_minute),
+            tenant_api_per_minute: self
+                .tenant_api_per_minute
+                .min(ceiling.tenant_api_per_minute),
+            tenant_llm_per_minute: self
+                .tenant_llm_per_minute
+                .min(ceiling.tenant_llm_per_minute),
+            tenant_ingest_per_minute: self
+                .tenant_ingest_per_minute
+                .min(ceiling.tenant_ingest_per_minute),
+        }
     }
 }
 
@@ -132,6 +201,13 @@ pub struct Decision {
 
 /// Take one token from `stored` (a new caller starts full) at `now_ms`.
 pub fn take(stored: Option<Bucket>, per_minute: u32, now_ms: i64) -> Decision {
+    take_n(stored, per_minute, 1, now_ms)
+}
+
+/// Take `n` tokens at once (a tool run that plans `n` LLM calls), or none:
+/// refused when fewer than `n` are there (at most the bucket's size is
+/// ever asked, so a large plan waits for a full bucket, not for ever).
+pub fn take_n(stored: Option<Bucket>, per_minute: u32, n: u32, now_ms: i64) -> Decision {
     let capacity = f64::from(per_minute.max(1));
     let per_ms = capacity / 60_000.0;
     let mut tokens = match stored {
@@ -141,9 +217,10 @@ pub fn take(stored: Option<Bucket>, per_minute: u32, now_ms: i64) -> Decision {
             (b.tokens + elapsed * per_ms).min(capacity)
         }
     };
-    let allowed = tokens >= 1.0;
+    let wanted = f64::from(n.clamp(1, per_minute.max(1)));
+    let allowed = tokens >= wanted;
     if allowed {
-        tokens -= 1.0;
+        tokens -= wanted;
     }
     let secs = |missing: f64| (missing / per_ms / 1000.0).ceil().max(0.0) as u64;
     Decision {
@@ -154,7 +231,7 @@ pub fn take(stored: Option<Bucket>, per_minute: u32, now_ms: i64) -> Decision {
         retry_after_secs: if allowed {
             0
         } else {
-            secs(1.0 - tokens).max(1)
+            secs(wanted - tokens).max(1)
         },
         bucket: Bucket {
             tokens,
@@ -210,6 +287,43 @@ mod tests {
         );
         assert_eq!(bucket_key(Budget::Llm, "key_1"), "ratelimit:llm:key_1");
         assert_eq!(Limits::default().per_minute(Budget::Anonymous), 600);
+    }
+
+    #[test]
+    fn several_tokens_are_taken_at_once_or_not_at_all() {
+        let d = take_n(None, 60, 10, 0);
+        assert_eq!((d.allowed, d.remaining), (true, 50));
+        let d = take_n(Some(d.bucket), 60, 51, 0);
+        assert_eq!((d.allowed, d.remaining, d.retry_after_secs), (false, 50, 1));
+        // More than the bucket holds asks for a full bucket.
+        let d = take_n(Some(d.bucket), 60, 1000, 0);
+        assert_eq!((d.allowed, d.retry_after_secs), (false, 10));
+        let d = take_n(Some(d.bucket), 60, 1000, 10_000);
+        assert_eq!((d.allowed, d.remaining), (true, 0));
+    }
+
+    #[test]
+    fn the_operators_ceiling_bounds_what_a_tenant_sets() {
+        let generous = Limits {
+            tenant_llm_per_minute: 5000,
+            ..Limits::default()
+        };
+        assert!(generous.validate().is_ok());
+        assert_eq!(
+            generous.within(&Limits::CEILING).unwrap_err(),
+            "rate_limits.tenant_llm_per_minute may be at most 1200 (the operator's ceiling)"
+        );
+        let lowered = Limits {
+            tenant_llm_per_minute: 100,
+            ..Limits::CEILING
+        };
+        assert_eq!(generous.capped(&lowered).tenant_llm_per_minute, 100);
+        assert_eq!(generous.capped(&lowered).api_per_minute, 600);
+        assert_eq!(
+            Limits::default().tenant_per_minute(Budget::Ingest),
+            Some(240)
+        );
+        assert_eq!(Limits::default().tenant_per_minute(Budget::Login), None);
     }
 
     #[test]

@@ -213,18 +213,12 @@ fn turn(row: &Row) -> Result<Turn, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrate;
     use crate::rusqlite_sql::RusqliteSql;
     use serde_json::json;
 
     #[test]
     fn turns_are_kept_in_order_per_tenant_and_deleted_together() {
-        let db = RusqliteSql::memory();
-        RusqliteSql::block_on(migrate(&db)).unwrap();
-        let (acme, globex) = (
-            Tenant::parse("acme").unwrap(),
-            Tenant::parse("globex").unwrap(),
-        );
+        let (db, acme, globex) = RusqliteSql::with_two_tenants();
         RusqliteSql::block_on(async {
             let c = Conversations::new(&db, &acme);
             let conv = c.create("What is lift?", 1_000).await.unwrap();

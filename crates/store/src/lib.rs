@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod documents;
 pub mod ids;
 pub mod migrate;
+pub mod quota;
 #[cfg(feature = "rusqlite")]
 pub mod rusqlite_sql;
 pub mod settings;
@@ -21,7 +22,8 @@ pub use audit::Audit;
 pub use conversations::{Conversation, Conversations, Turn};
 pub use documents::{Document, DocumentInput, Documents, ListQuery, Page, VersionInfo};
 pub use migrate::migrate;
-pub use settings::{Chunking, Settings, StoredSettings, TenantSettings};
+pub use quota::{Allowances, Holdings, Quota};
+pub use settings::{Ceiling, Chunking, Quotas, Settings, StoredSettings, TenantSettings};
 pub use sql::{Row, Sql, StoreError, Value};
 pub use tenant::Tenant;
 pub use tool_results::ToolResults;

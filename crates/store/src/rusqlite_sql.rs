@@ -8,6 +8,18 @@ use crate::{Row, Sql, StoreError, Value};
 pub struct RusqliteSql(Mutex<rusqlite::Connection>);
 
 impl RusqliteSql {
+    /// A fresh in-memory database with Lode's schema, and two tenants to
+    /// prove isolation with (`acme`, `globex`).
+    pub fn with_two_tenants() -> (Self, crate::Tenant, crate::Tenant) {
+        let db = Self::memory();
+        Self::block_on(crate::migrate(&db)).expect("migrations apply");
+        (
+            db,
+            crate::Tenant::parse("acme").expect("a valid tenant"),
+            crate::Tenant::parse("globex").expect("a valid tenant"),
+        )
+    }
+
     /// A fresh in-memory database.
     pub fn memory() -> Self {
         Self(Mutex::new(

@@ -92,18 +92,12 @@ impl<'a, S: Sql> ToolResults<'a, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrate;
     use crate::rusqlite_sql::RusqliteSql;
     use serde_json::json;
 
     #[test]
     fn results_are_kept_per_version_tool_input_and_tenant() {
-        let db = RusqliteSql::memory();
-        RusqliteSql::block_on(migrate(&db)).unwrap();
-        let (acme, globex) = (
-            Tenant::parse("acme").unwrap(),
-            Tenant::parse("globex").unwrap(),
-        );
+        let (db, acme, globex) = RusqliteSql::with_two_tenants();
         RusqliteSql::block_on(async {
             let r = ToolResults::new(&db, &acme);
             r.put("doc_1", 1, "summarize", "k", &json!({"summary": "a"}), 1)
