@@ -213,6 +213,53 @@ fn another_tenant_reaches_none_of_a_tenants_ids() {
     let usage = host.get("/api/usage", Some(&b));
     assert_eq!(usage.json["requests"], 0, "{}", usage.text);
 
+    // Full-text scores are B's own: A storing B's rare words moves nothing.
+    for (title, content) in [
+        (
+            "Ornithopter",
+            "# Ornithopter\n\nThe zyzzyva ornithopter flaps its wings.",
+        ),
+        (
+            "Glider",
+            "# Glider\n\nA glider soars on thermals with long wings.",
+        ),
+    ] {
+        let r = host.json(
+            "POST",
+            "/api/documents",
+            &b,
+            &json!({"title": title, "content": content}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let scores = || {
+        let r = host.json(
+            "POST",
+            "/api/search/fulltext",
+            &b,
+            &json!({"query": "zyzzyva ornithopter wings"}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| (h["chunk_id"].clone(), h["score"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let before = scores();
+    assert_eq!(before.len(), 2, "{before:?}");
+    for i in 0..5 {
+        let r = host.json(
+            "POST",
+            "/api/documents",
+            &a,
+            &json!({"title": format!("A{i}"), "content": format!("Zyzzyva ornithopter wings, model {i}.")}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    assert_eq!(scores(), before, "B's scores moved when A stored B's words");
+
     // A's data is untouched: same version, the conversation and result kept.
     let mine = host.get(&format!("/api/documents/{}", ids.document), Some(&a));
     assert_eq!(

@@ -634,7 +634,7 @@ fn chunk_table(state_dir: &Path) -> BTreeMap<String, Vec<(i64, String, i64)>> {
         .unwrap();
     assert_eq!(orphans, 0, "chunks without a live document");
     db.execute(
-        "INSERT INTO chunks_fts (chunks_fts) VALUES ('integrity-check')",
+        "INSERT INTO chunk_terms (chunk_terms) VALUES ('integrity-check')",
         [],
     )
     .expect("the full-text index matches the chunks");

@@ -1000,7 +1000,9 @@ fn re_ingesting_a_document_that_was_never_indexed_indexes_it_once() {
     {
         let db = rusqlite::Connection::open(host.state_dir.join("sqlite_db.db")).unwrap();
         db.execute_batch(&format!(
-            "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE document_id = '{id}');
+            "INSERT INTO chunk_terms (chunk_terms, rowid, terms) \
+               SELECT 'delete', id, tenant || ':' || replace(terms, ' ', ' ' || tenant || ':') \
+               FROM chunks WHERE document_id = '{id}';
              DELETE FROM chunk_vectors WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id = '{id}');
              DELETE FROM chunks WHERE document_id = '{id}';"
         ))

@@ -118,9 +118,12 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
             for s in &swept {
                 published += usize::from(lode_common::wake(&s.job_id, s.channel()).await);
             }
+            // Chunks from before full-text statistics were per tenant.
+            let analyzed =
+                lode_index::analyze_any_pending(&sql, lode_index::BACKFILL_BATCH).await?;
             Ok(Reply::json(
                 200,
-                json!({ "swept": swept.len(), "published": published }),
+                json!({ "swept": swept.len(), "published": published, "analyzed": analyzed }),
             ))
         }
         (0 | 1 | 3 | 4 | 6, _) => Err(ApiError::method_not_allowed(&["GET"])),

@@ -330,6 +330,17 @@ impl App {
             .map(|t| t.component.as_ref())
             .collect();
         let mut components = HashMap::new();
+        // The first start compiles every component (about a minute on two
+        // cores); later ones read the cache. Say which it is doing.
+        let triggered = manifest
+            .component
+            .keys()
+            .filter(|id| http_ids.contains(&id.as_ref()) || redis_ids.contains(&id.as_ref()))
+            .count();
+        eprintln!(
+            "Loading {triggered} components (compiled code is cached in {})",
+            cache.display()
+        );
         for (id, c) in &manifest.component {
             let (is_http, is_redis) = (
                 http_ids.contains(&id.as_ref()),
@@ -338,6 +349,7 @@ impl App {
             if !is_http && !is_redis {
                 continue; // only used as a dependency, or unused
             }
+            let started = std::time::Instant::now();
             if !c.files.is_empty() {
                 bail!("component {id:?}: `files` mounts are not supported by lode-host yet");
             }
@@ -388,6 +400,7 @@ impl App {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
+            eprintln!("  {id}: ready in {:.1} s", started.elapsed().as_secs_f64());
             components.insert(
                 id.to_string(),
                 Loaded {

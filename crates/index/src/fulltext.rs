@@ -1,4 +1,4 @@
-//! Turning a free-text query into an FTS5 MATCH expression.
+//! The words of a free-text query (`crate::analyze` turns them into terms).
 
 /// Lucene's English stop words (the 33 of `EnglishAnalyzer`), dropped from
 /// queries so that `of`/`the` do not dominate an OR query.
@@ -24,32 +24,17 @@ pub fn terms(query: &str) -> Vec<String> {
     terms
 }
 
-/// Each distinct word of `query`, quoted and OR-ed: `"boundary" OR "layer"`.
-///
-/// Quoting makes every word a literal term, so user input can never be read
-/// as FTS5 syntax (`NEAR`, `*`, column filters). `None` when nothing is left.
-pub fn match_expression(query: &str) -> Option<String> {
-    let terms = terms(query);
-    (!terms.is_empty()).then(|| {
-        terms
-            .iter()
-            .map(|t| format!("\"{t}\""))
-            .collect::<Vec<_>>()
-            .join(" OR ")
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn quoting_and_stop_words() {
+    fn distinct_words_without_stop_words() {
         assert_eq!(
-            match_expression("What is the boundary-layer? Boundary NEAR(x)").as_deref(),
-            Some("\"what\" OR \"boundary\" OR \"layer\" OR \"near\" OR \"x\"")
+            terms("What is the boundary-layer? Boundary NEAR(x)"),
+            ["what", "boundary", "layer", "near", "x"]
         );
-        assert_eq!(match_expression("the of and ?!"), None);
-        assert_eq!(match_expression("\" OR * :").as_deref(), None);
+        assert!(terms("the of and ?!").is_empty());
+        assert!(terms("\" OR * :").is_empty());
     }
 }

@@ -3,10 +3,13 @@
 //!
 //! - **vector**: exact cosine over f32 BLOBs (vectors are L2-normalised, so a
 //!   dot product), ties broken by chunk id;
-//! - **fulltext**: FTS5 `bm25()` (k1 = 1.2, b = 0.75) over a Porter-stemmed
-//!   `unicode61` tokenizer, the free-text query OR-ed term by term;
+//! - **fulltext**: BM25 (k1 = 1.2, b = 0.75) from the tenant's own
+//!   statistics over Lode's analysis (`analyze`: letters and digits, lower
+//!   case, Porter stems), FTS5 finding the candidates (`store/fulltext.rs`);
 //! - **hybrid**: Reciprocal Rank Fusion (k = 60) of the two top-N lists.
 
+pub mod analyze;
+pub mod bm25;
 pub mod fulltext;
 pub mod hybrid;
 pub mod search;
@@ -15,7 +18,7 @@ pub mod vector;
 
 pub use hybrid::{Fused, rrf};
 pub use search::{Mode, Query, SearchHit, SearchRequest};
-pub use store::{ChunkRecord, Index, StoredChunk};
+pub use store::{BACKFILL_BATCH, ChunkRecord, Index, StoredChunk, analyze_any_pending};
 pub use vector::{decode, encode};
 
 /// One ranked chunk from a single search mode.
@@ -23,6 +26,6 @@ pub use vector::{decode, encode};
 pub struct Hit {
     /// The chunk's row id.
     pub chunk_id: i64,
-    /// The mode's own score (cosine for vector; negated bm25, higher is better, for full text).
+    /// The mode's own score (cosine for vector, BM25 for full text; higher is better).
     pub score: f64,
 }

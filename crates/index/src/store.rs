@@ -1,11 +1,14 @@
 //! Writing and reading one tenant's chunks, vectors and full-text rows.
 
+mod fulltext;
+pub use fulltext::{BACKFILL_BATCH, analyze_any_pending};
+
 use std::collections::HashMap;
 
 use lode_store::sql::transaction;
 use lode_store::{Sql, StoreError, Tenant, Value};
 
-use crate::{Hit, fulltext, vector};
+use crate::{Hit, vector};
 
 /// A chunk to index. `vector` is `None` when the caller kept the stored one
 /// (same ordinal, same sha256), so unchanged chunks are never re-embedded.
@@ -157,12 +160,7 @@ impl<'a, S: Sql> Index<'a, S> {
             .first()
             .ok_or_else(|| StoreError::Decode("INSERT returned no id".into()))?
             .int(0)?;
-        self.sql
-            .execute(
-                "INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)",
-                vec![id.into(), c.text.clone().into()],
-            )
-            .await?;
+        self.add_terms(id, &c.text).await?;
         self.sql
             .execute(
                 "INSERT INTO chunk_vectors (chunk_id, tenant, model, dim, vector) VALUES (?, ?, ?, ?, ?)",
@@ -192,20 +190,18 @@ impl<'a, S: Sql> Index<'a, S> {
             .sql
             .query(
                 &format!(
-                    "SELECT id, text FROM chunks WHERE tenant = ? AND document_id = ? {extra}"
+                    "SELECT id, terms, term_count FROM chunks WHERE tenant = ? AND document_id = ? {extra}"
                 ),
                 all,
             )
             .await?;
         for r in rows {
-            let (id, text) = (r.int(0)?, r.text(1)?);
-            // External-content FTS5 tables are told what to forget, with the old text.
-            self.sql
-                .execute(
-                    "INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', ?, ?)",
-                    vec![id.into(), text.into()],
-                )
-                .await?;
+            let id = r.int(0)?;
+            let terms = match (r.opt_text(1)?, r.opt_int(2)?) {
+                (Some(t), Some(n)) => Some((t, n)),
+                _ => None,
+            };
+            self.remove_terms(id, terms).await?;
             self.sql
                 .execute(
                     "DELETE FROM chunk_vectors WHERE chunk_id = ?",
@@ -234,11 +230,17 @@ impl<'a, S: Sql> Index<'a, S> {
         let (filter, mut params) = document_filter("c.document_id", documents);
         let mut all: Vec<Value> = vec![self.tenant.as_str().into(), self.model.into()];
         all.append(&mut params);
+        // Chunk rows are read only to filter by document: the scan itself
+        // needs nothing but the vectors.
+        let join = match documents.is_empty() {
+            true => "",
+            false => "JOIN chunks c ON c.id = v.chunk_id",
+        };
         let rows = self
             .sql
             .query(
                 &format!(
-                    "SELECT v.chunk_id, v.vector FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id \
+                    "SELECT v.chunk_id, v.vector FROM chunk_vectors v {join} \
                      WHERE v.tenant = ? AND v.model = ? {filter}"
                 ),
                 all,
@@ -255,45 +257,6 @@ impl<'a, S: Sql> Index<'a, S> {
             });
         }
         Ok(vector::top_k(hits, k))
-    }
-
-    /// Top-`k` by FTS5 bm25; the score is `-bm25` so that higher is better.
-    pub async fn search_fulltext(
-        &self,
-        query: &str,
-        k: usize,
-        documents: &[String],
-    ) -> Result<Vec<Hit>, StoreError> {
-        let Some(expr) = fulltext::match_expression(query) else {
-            return Ok(vec![]);
-        };
-        let (filter, params) = document_filter("c.document_id", documents);
-        let mut all: Vec<Value> = vec![expr.into(), self.tenant.as_str().into()];
-        all.extend(params);
-        all.push((k as i64).into());
-        let rows = self
-            .sql
-            .query(
-                &format!(
-                    "SELECT c.id, bm25(chunks_fts) FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid \
-                     WHERE chunks_fts MATCH ? AND c.tenant = ? {filter} ORDER BY bm25(chunks_fts), c.id LIMIT ?"
-                ),
-                all,
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let score = match r.0.get(1) {
-                    Some(Value::Real(f)) => -f,
-                    Some(Value::Integer(n)) => -(*n as f64),
-                    other => return Err(StoreError::Decode(format!("bm25 score {other:?}"))),
-                };
-                Ok(Hit {
-                    chunk_id: r.int(0)?,
-                    score,
-                })
-            })
-            .collect()
     }
 
     /// The chunks with these ids (only this tenant's), by id.

@@ -307,6 +307,40 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX jobs_fair ON jobs (status, kind, priority, next_attempt_at)",
         ],
     },
+    Migration {
+        version: 13,
+        name: "full-text statistics per tenant",
+        statements: &[
+            // Lode analyses text itself (crates/index/src/analyze.rs) and keeps
+            // each chunk's terms; the index holds them prefixed by the tenant
+            // (`acme:flow`), so FTS5 ranks candidates by the tenant's own
+            // document frequencies; `fts_stats` holds its chunk and term counts
+            // (crates/index/src/bm25.rs).
+            // Chunks from before are analysed in batches (terms IS NULL).
+            "ALTER TABLE chunks ADD COLUMN terms TEXT",
+            "ALTER TABLE chunks ADD COLUMN term_count INTEGER",
+            "CREATE INDEX chunks_unanalyzed ON chunks (tenant) WHERE terms IS NULL",
+            "DROP TABLE chunks_fts",
+            "CREATE VIRTUAL TABLE chunk_terms USING fts5(
+            terms, content = '',
+            tokenize = \"unicode61 remove_diacritics 0 categories 'L* N* Co M*' tokenchars '-_:'\"
+        )",
+            "CREATE TABLE fts_stats (
+            tenant TEXT PRIMARY KEY,
+            chunks INTEGER NOT NULL,
+            terms INTEGER NOT NULL
+        )",
+            // Document frequencies per tenant and term, kept as chunks come
+            // and go: one indexed lookup per query term (counting FTS5's
+            // doclists again would cost as much as the search itself).
+            "CREATE TABLE fts_terms (
+            tenant TEXT NOT NULL,
+            term TEXT NOT NULL,
+            df INTEGER NOT NULL,
+            PRIMARY KEY (tenant, term)
+        ) WITHOUT ROWID",
+        ],
+    },
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -376,10 +410,10 @@ mod tests {
         RusqliteSql::block_on(async {
             assert_eq!(
                 migrate(&db).await.unwrap(),
-                vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+                vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
             );
             assert!(migrate(&db).await.unwrap().is_empty());
-            assert_eq!(current_version(&db).await.unwrap(), 12);
+            assert_eq!(current_version(&db).await.unwrap(), 13);
         });
     }
 
