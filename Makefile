@@ -28,6 +28,7 @@ lint: setup
 bench: build
 	bash scripts/bench.sh
 	bash scripts/bench-pipeline.sh
+	bash scripts/bench-frame.sh
 	cargo test --release -p lode-tests --test queue_bench -- --ignored --nocapture
 	cargo test --release -p lode-tests --test chat_bench -- --ignored --nocapture
 	cargo run --release -p lode-metrics --example record
