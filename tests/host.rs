@@ -315,3 +315,38 @@ fn spinning_guests_yield_and_stop_at_the_deadline() {
             .then_some(())
     });
 }
+
+/// A Redis handler that computes without pause is stopped at
+/// `LODE_JOB_TIMEOUT_SECS` and logged; with a single handler slot, the
+/// messages behind it are handled once it is stopped, not never.
+#[test]
+fn a_spinning_redis_handler_is_stopped_at_the_job_deadline() {
+    let redis = Redis::start();
+    let host = start(
+        Some(&redis),
+        &[
+            ("LODE_JOB_TIMEOUT_SECS", "3"),
+            ("LODE_REDIS_CONCURRENCY", "1"),
+        ],
+    );
+    wait_for("the subscription", Duration::from_secs(60), || {
+        (redis.subscribers("lode-test") >= 1).then_some(())
+    });
+    let seen = |msg: &str| probe(&host, &format!("/probe/kv-read/redis:{msg}"))["ok"] == msg;
+    redis.publish("lode-test", "spin");
+    wait_for("the spinner to start", Duration::from_secs(60), || {
+        seen("spin").then_some(())
+    });
+    redis.publish("lode-test", "after");
+    wait_for(
+        "the message behind the spinner",
+        Duration::from_secs(60),
+        || seen("after").then_some(()),
+    );
+    wait_for("the log line", Duration::from_secs(10), || {
+        let out = host.output.lock().unwrap();
+        out.iter()
+            .any(|l| l.contains("stopped after 3 s (LODE_JOB_TIMEOUT_SECS)"))
+            .then_some(())
+    });
+}

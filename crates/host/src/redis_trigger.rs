@@ -172,7 +172,8 @@ async fn call(app: &App, component: &Loaded, payload: Vec<u8>) -> Result<()> {
         })
         .await;
     if deadline.passed() {
-        // Its job's lease has run out too: the sweep re-queues it.
+        // Its job's lease is no longer renewed: once it runs out, the sweep
+        // re-queues the job, counting the attempt.
         anyhow::bail!(
             "stopped after {} s (LODE_JOB_TIMEOUT_SECS)",
             app.deadlines.job.as_secs()
