@@ -1,11 +1,11 @@
-//! Access control, route by route. Every authenticated route of `spin.toml`
-//! is in `lode_auth::routes::RULES` (and every rule is served by a route of
-//! `spin.toml`); through lode-host, each rule answers 401 without a key,
+//! Access control, route by route. Every route of `spin.toml` is in
+//! `lode_auth::routes::ROUTES`, and every route there is served by a route
+//! of `spin.toml` to the component its handler names; through lode-host, each rule answers 401 without a key,
 //! 403 to a key holding every scope but the one it needs, and lets a key
 //! holding only that scope through. Roles are the named scope sets, and a
 //! key narrowed to fewer scopes than its role loses the rest.
 
-use lode_auth::routes::{PUBLIC, RULES, Rule};
+use lode_auth::routes::{ROUTES, Route};
 use lode_auth::scopes::{Scope, Scopes};
 use lode_tests::{Host, repo};
 use serde_json::{Value, json};
@@ -13,18 +13,30 @@ use serde_json::{Value, json};
 const ADMIN: &str = "test-admin-key-0123456789";
 
 /// The HTTP routes of `spin.toml` (Spin's syntax: `/...` suffix wildcard,
-/// `:name` one segment), without the public ones.
-fn manifest_routes() -> Vec<String> {
+/// `:name` one segment) and their components, without the catch-all.
+fn manifest_routes() -> Vec<(String, String)> {
     let text = std::fs::read_to_string(repo().join("spin.toml")).unwrap();
     let manifest: toml::Value = toml::from_str(&text).unwrap();
     manifest["trigger"]["http"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| t["route"].as_str().unwrap().to_string())
-        // Public (lode_auth::routes::PUBLIC) and the catch-all.
-        .filter(|r| !["/health", "/api/auth/...", "/..."].contains(&r.as_str()))
+        .map(|t| {
+            let route = t["route"].as_str().unwrap().to_string();
+            (route, t["component"].as_str().unwrap().to_string())
+        })
+        .filter(|(r, _)| r != "/...")
         .collect()
+}
+
+/// The component Spin sends `path` to: the most specific matching route
+/// (exact before wildcard, then the longest), as Spin's router chooses.
+fn spin_component(routes: &[(String, String)], path: &str) -> Option<String> {
+    routes
+        .iter()
+        .filter(|(r, _)| spin_matches(r, path))
+        .max_by_key(|(r, _)| (!r.ends_with("/..."), r.len()))
+        .map(|(_, c)| c.clone())
 }
 
 /// Whether Spin sends `path` to `route`.
@@ -44,7 +56,7 @@ fn spin_matches(route: &str, path: &str) -> bool {
 }
 
 /// A concrete path for a rule's pattern.
-fn sample_path(rule: &Rule) -> String {
+fn sample_path(rule: &Route) -> String {
     rule.pattern
         .replace("{id}", "x1")
         .replace("{tool}", "summarize")
@@ -54,30 +66,21 @@ fn sample_path(rule: &Rule) -> String {
 #[test]
 fn the_route_table_and_the_manifest_agree() {
     let routes = manifest_routes();
-    for rule in RULES {
+    for rule in ROUTES {
         let path = sample_path(rule);
-        assert!(
-            routes.iter().any(|r| spin_matches(r, &path)),
-            "{} {} is in the table but no spin.toml route serves it",
+        assert_eq!(
+            spin_component(&routes, &path).as_deref(),
+            Some(rule.handler.component()),
+            "{} {} is in the table for {:?}, but spin.toml sends it elsewhere",
             rule.method,
-            rule.pattern
+            rule.pattern,
+            rule.handler,
         );
     }
-    let text = std::fs::read_to_string(repo().join("spin.toml")).unwrap();
-    for (method, path) in PUBLIC {
+    for (route, _) in &routes {
         assert!(
-            text.contains(&format!("route = \"{path}\""))
-                || text.contains(&format!(
-                    "route = \"{}/...\"",
-                    path.rsplit_once('/').unwrap().0
-                )),
-            "public route {method} {path} is not served by spin.toml"
-        );
-    }
-    for route in &routes {
-        assert!(
-            RULES.iter().any(|r| spin_matches(route, &sample_path(r))),
-            "spin.toml route {route} has no rule: every route must declare its scope"
+            ROUTES.iter().any(|r| spin_matches(route, &sample_path(r))),
+            "spin.toml route {route} has no entry in the table: every route declares its scope"
         );
     }
 }
@@ -95,7 +98,7 @@ fn key(host: &Host, role: &str, scopes: Option<Scopes>) -> String {
     r.json["key"].as_str().unwrap().to_string()
 }
 
-fn call(host: &Host, rule: &Rule, key: Option<&str>) -> lode_tests::Reply {
+fn call(host: &Host, rule: &Route, key: Option<&str>) -> lode_tests::Reply {
     let body = if matches!(rule.method, "POST" | "PUT" | "PATCH") {
         b"{}".to_vec()
     } else {
@@ -124,7 +127,8 @@ fn every_route_needs_a_key_and_its_scope() {
         .collect();
     let find =
         |keys: &[(Scope, String)], s: Scope| keys.iter().find(|(k, _)| *k == s).unwrap().1.clone();
-    for rule in RULES {
+    for rule in ROUTES.iter().filter(|r| r.is_authenticated()) {
+        let scope = rule.scope.unwrap();
         let what = format!("{} {}", rule.method, sample_path(rule));
         let r = call(&host, rule, None);
         assert_eq!(r.status, 401, "{what} without a key: {}", r.text);
@@ -135,8 +139,8 @@ fn every_route_needs_a_key_and_its_scope() {
         ] {
             assert_eq!(r.headers[name], value, "{what}: {name}");
         }
-        let r = call(&host, rule, Some(&find(&all_but, rule.scope)));
-        assert_eq!(r.status, 403, "{what} without {}: {}", rule.scope, r.text);
+        let r = call(&host, rule, Some(&find(&all_but, scope)));
+        assert_eq!(r.status, 403, "{what} without {}: {}", scope, r.text);
         // OpenAI's shape on /v1: a 403 there has no finer code.
         let code = match rule.pattern.starts_with("/v1/") {
             true => json!(null),
@@ -147,11 +151,11 @@ fn every_route_needs_a_key_and_its_scope() {
             r.json["error"]["message"]
                 .as_str()
                 .unwrap()
-                .contains(rule.scope.as_str()),
+                .contains(scope.as_str()),
             "{what}: the error names the missing scope: {}",
             r.text
         );
-        let mut r = call(&host, rule, Some(&find(&only, rule.scope)));
+        let mut r = call(&host, rule, Some(&find(&only, scope)));
         if ["/api/admin/jobs/sweep", "/metrics"].contains(&rule.pattern) {
             // They span tenants: beyond the scope, only the bootstrap key may.
             assert_eq!(r.status, 403, "{what}: {}", r.text);
@@ -165,7 +169,7 @@ fn every_route_needs_a_key_and_its_scope() {
         assert!(
             ![401, 403].contains(&r.status),
             "{what} with only {}: {} {}",
-            rule.scope,
+            scope,
             r.status,
             r.text
         );

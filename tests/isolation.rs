@@ -1,10 +1,10 @@
 //! Tenant isolation, proven route by route: tenant B, with a key holding
-//! every scope, tries every route of `lode_auth::routes::RULES` that names
+//! every scope, tries every route of `lode_auth::routes::ROUTES` that names
 //! an id on tenant A's real ids (a document and its version, a job and its
 //! batch, a conversation, a stored tool result, a key, a user) and gets 404, never
 //! data; B's lists and searches show nothing of A's; A's data is unchanged.
 
-use lode_auth::routes::RULES;
+use lode_auth::routes::ROUTES;
 use lode_tests::Host;
 use lode_tests::llm_server::{ScriptedLlm, openai_answer};
 use serde_json::{Value, json};
@@ -145,7 +145,7 @@ fn another_tenant_reaches_none_of_a_tenants_ids() {
     // B on every route that names one of A's ids.
     let mut tried = 0;
     // (`/api/tools/{tool}` names a tool, not tenant data.)
-    for rule in RULES.iter().filter(|r| r.pattern.contains("{id}")) {
+    for rule in ROUTES.iter().filter(|r| r.pattern.contains("{id}")) {
         let path = ids.path(rule.pattern);
         let body = body_for(rule.pattern);
         let r = if matches!(rule.method, "GET" | "DELETE") {

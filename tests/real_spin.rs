@@ -507,3 +507,57 @@ source = "chunk.wasm"
         }
     }
 }
+
+/// Real Spin reuses a WASIp3 component's instance for up to 128 requests,
+/// 16 at a time (`DEFAULT_WASIP3_MAX_INSTANCE_REUSE_COUNT` and
+/// `…_CONCURRENT_REUSE_COUNT` in Spin's `crates/trigger-http/src/lib.rs`),
+/// so one instance interleaves requests at every host call. Each response
+/// must still carry its own request id and CORS grant, never a neighbour's.
+#[test]
+fn concurrent_requests_in_one_spin_instance_keep_their_own_context() {
+    let Some(spin) = spin_cli() else {
+        eprintln!("SKIPPED: ../shared/spin is absent, so real Spin cannot be installed");
+        return;
+    };
+    let redis = Redis::start();
+    let url = redis.url();
+    let env = [
+        ("SPIN_VARIABLE_ADMIN_API_KEY", ADMIN),
+        ("SPIN_VARIABLE_JWT_SECRET", JWT_SECRET),
+        ("SPIN_VARIABLE_REDIS_URL", url.as_str()),
+        ("SPIN_VARIABLE_CORS_ALLOWED_ORIGINS", "*"),
+    ];
+    let host = Host::start_spin(&spin, "spin.toml", &env, temp_dir("spin-reuse"));
+    let mismatches = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for t in 0..16 {
+            let (host, mismatches) = (&host, &mismatches);
+            s.spawn(move || {
+                for n in 0..8 {
+                    let id = format!("req-{t}-{n}");
+                    let origin = format!("http://o{t}-{n}.example");
+                    let r = host.request(
+                        "GET",
+                        "/api/documents",
+                        Some(ADMIN),
+                        &[("x-request-id", &id), ("origin", &origin)],
+                        Vec::new(),
+                    );
+                    assert_eq!(r.status, 200, "{}", r.text);
+                    let got_id = r.headers["x-request-id"].to_str().unwrap().to_string();
+                    let got_origin = r.headers["access-control-allow-origin"]
+                        .to_str()
+                        .unwrap()
+                        .to_string();
+                    if got_id != id || got_origin != origin {
+                        mismatches.lock().unwrap().push(format!(
+                            "sent {id} from {origin}, answered as {got_id} for {got_origin}"
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let mismatches = mismatches.into_inner().unwrap();
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}

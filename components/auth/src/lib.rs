@@ -10,21 +10,20 @@
 //! (anyone signs up and gets a tenant of their own). Tokens are HS256,
 //! signed with `jwt_secret`, and live `jwt_ttl_secs`.
 
-use lode_api::{ApiError, Pattern};
+use lode_api::ApiError;
 use lode_auth::jwt::Secret;
 use lode_auth::users::{ChangePassword, Login, Register, UpdateUser};
 use lode_auth::{Registration, Users};
+use lode_common::routes::AuthRoute;
 use lode_common::{
-    ApiCall, ApiRequest, Reply, SpinSql, api_call, authenticate_or_slow_down, body_limit,
-    client_address, number_variable, rate, read_request, variable,
+    ApiCall, ApiRequest, Call, PublicCall, Reply, SpinSql, any_call, authenticate_or_slow_down,
+    body_limit, client_address, number_variable, rate, variable,
 };
 use lode_ratelimit::{Budget, Limits};
 use lode_store::ids::now_ms;
 use serde_json::json;
-use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
-
-const ROUTES: &[Pattern] = &[Pattern("/api/users"), Pattern("/api/users/{id}")];
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
@@ -32,27 +31,20 @@ async fn handle(req: Request) -> impl IntoResponse {
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {
-    match req.uri().path() {
-        "/api/auth/login" => public(req, login).await,
-        "/api/auth/register" => public(req, register).await,
-        "/api/auth/password" => public(req, change_password).await,
-        "/api/auth/logout" => public(req, logout).await,
-        _ => users(req).await,
+    let PublicCall { req, sql, handler } = match any_call(req).await? {
+        Call::Public(call) => call,
+        Call::Authenticated(call) => return users(call).await,
+    };
+    match handler {
+        AuthRoute::Login => login(&sql, req).await,
+        AuthRoute::Register => register(&sql, req).await,
+        AuthRoute::Password => change_password(&sql, req).await,
+        AuthRoute::Logout => logout(&sql, req).await,
+        // Authenticated routes are served by `users`.
+        AuthRoute::ListUsers | AuthRoute::UpdateUser | AuthRoute::DeleteUser => {
+            Err(ApiError::internal())
+        }
     }
-}
-
-/// A public POST route: body read within the limit, store opened.
-async fn public(
-    req: Request,
-    run: impl AsyncFnOnce(&SpinSql, ApiRequest) -> Result<Reply, ApiError>,
-) -> Result<Reply, ApiError> {
-    if req.method() != Method::POST {
-        return Err(ApiError::method_not_allowed(&["POST"]));
-    }
-    let req = read_request(req, body_limit().await?).await?;
-    let sql = SpinSql::open("default").await?;
-    lode_store::migrate(&sql).await?;
-    run(&sql, req).await
 }
 
 /// Every password attempt costs an Argon2 hash: a client address gets
@@ -136,18 +128,18 @@ async fn register(sql: &SpinSql, req: ApiRequest) -> Result<Reply, ApiError> {
     Ok(Reply::json(201, &user).at(format!("/api/users/{}", user.id)))
 }
 
-async fn users(req: Request) -> Result<Reply, ApiError> {
+async fn users(call: ApiCall<AuthRoute>) -> Result<Reply, ApiError> {
     let ApiCall {
         req,
         sql,
         who,
-        route,
+        handler,
         params,
-    } = api_call(req, ROUTES).await?;
+    } = call;
     let users = Users::new(&sql);
-    match (route, &req.method) {
-        (0, &Method::GET) => Ok(Reply::json(200, json!({ "data": users.list(&who).await? }))),
-        (1, &Method::PATCH) => {
+    match handler {
+        AuthRoute::ListUsers => Ok(Reply::json(200, json!({ "data": users.list(&who).await? }))),
+        AuthRoute::UpdateUser => {
             let body: UpdateUser = req.json(body_limit().await?)?;
             users
                 .update(&who, params.get("id"), body, now_ms())
@@ -155,11 +147,12 @@ async fn users(req: Request) -> Result<Reply, ApiError> {
                 .map(|u| Reply::json(200, &u))
                 .ok_or_else(|| ApiError::not_found("user"))
         }
-        (1, &Method::DELETE) => match users.delete(&who, params.get("id"), now_ms()).await? {
+        AuthRoute::DeleteUser => match users.delete(&who, params.get("id"), now_ms()).await? {
             true => Ok(Reply::empty(204)),
             false => Err(ApiError::not_found("user")),
         },
-        (0, _) => Err(ApiError::method_not_allowed(&["GET"])),
-        _ => Err(ApiError::method_not_allowed(&["PATCH", "DELETE"])),
+        AuthRoute::Login | AuthRoute::Register | AuthRoute::Password | AuthRoute::Logout => {
+            Err(ApiError::internal())
+        }
     }
 }

@@ -361,7 +361,7 @@ pub async fn stream(p: Prepared, framing: impl Framing) -> Result<Served, ApiErr
         false => Some(p.llm.stream(&p.sql, &p.tenant, &p.ask).await?),
     };
     let (mut tx, body) = spin_sdk::http::body::stream::<Bytes>();
-    spin_sdk::wasip3::spawn(async move {
+    lode_common::context::spawn(async move {
         let mut failed = None;
         match llm_stream.as_mut() {
             None => {

@@ -22,8 +22,9 @@
 mod answer;
 mod openai;
 
-use lode_api::{ApiError, Pattern};
+use lode_api::ApiError;
 use lode_auth::Principal;
+use lode_common::routes::ChatRoute;
 use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit};
 use lode_index::{Index, SearchHit, SearchRequest};
 use lode_llm::chat::{Message, Role};
@@ -44,16 +45,6 @@ spin_sdk::wit_bindgen::generate!({
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });
 
-const ROUTES: &[Pattern] = &[
-    Pattern("/api/chat"),
-    Pattern("/api/chat/prepare-context"),
-    Pattern("/api/conversations"),
-    Pattern("/api/conversations/{id}"),
-    Pattern("/v1/models"),
-    Pattern("/v1/chat/completions"),
-    Pattern("/v1/embeddings"),
-];
-
 /// Sources retrieved unless the request says otherwise.
 const DEFAULT_K: u32 = 8;
 /// More sources than this rarely fit a small model's context.
@@ -68,6 +59,10 @@ const MAX_HISTORY: usize = 50;
 /// streamed answer is counted when its headers go out.
 #[http_service]
 async fn handle(req: Request) -> http::Response<answer::Body> {
+    lode_common::context::scope(framed(req)).await
+}
+
+async fn framed(req: Request) -> http::Response<answer::Body> {
     let (method, path) = lode_common::http::begin(env!("CARGO_PKG_NAME"), &req).await;
     if method == Method::OPTIONS {
         let reply = lode_common::http::preflight(&req, &path);
@@ -89,22 +84,22 @@ async fn serve(req: Request) -> Result<answer::Served, ApiError> {
         req,
         sql,
         who,
-        route,
+        handler,
         params,
-    } = api_call(req, ROUTES).await?;
+    } = api_call(req).await?;
     let reply = |r: Result<Reply, ApiError>| r.map(answer::Served::Reply);
-    match (route, &req.method) {
-        (0, &Method::POST) => {
+    match handler {
+        ChatRoute::Chat => {
             let ask: answer::ChatBody = req.json(body_limit().await?)?;
             answer::chat(sql, who, ask).await
         }
-        (1, &Method::POST) => {
+        ChatRoute::PrepareContext => {
             let ask: PrepareContext = req.json(body_limit().await?)?;
             reply(prepare_context(&sql, &who, ask).await)
         }
-        (2, &Method::GET) => reply(list_conversations(&sql, &who).await),
-        (3, &Method::GET) => reply(conversation(&sql, &who.tenant, params.get("id")).await),
-        (3, &Method::DELETE) => {
+        ChatRoute::Conversations => reply(list_conversations(&sql, &who).await),
+        ChatRoute::Conversation => reply(conversation(&sql, &who.tenant, params.get("id")).await),
+        ChatRoute::DeleteConversation => {
             match Conversations::new(&sql, &who.tenant)
                 .delete(params.get("id"))
                 .await?
@@ -125,18 +120,15 @@ async fn serve(req: Request) -> Result<answer::Served, ApiError> {
                 false => Err(ApiError::not_found("conversation")),
             }
         }
-        (4, &Method::GET) => reply(openai::models().await),
-        (5, &Method::POST) => {
+        ChatRoute::Models => reply(openai::models().await),
+        ChatRoute::Completions => {
             let body: openai::Completion = req.json(body_limit().await?)?;
             openai::completions(sql, who, body).await
         }
-        (6, &Method::POST) => {
+        ChatRoute::Embeddings => {
             let body: openai::Embeddings = req.json(body_limit().await?)?;
             reply(openai::embeddings(body).await)
         }
-        (0 | 1 | 5 | 6, _) => Err(ApiError::method_not_allowed(&["POST"])),
-        (2 | 4, _) => Err(ApiError::method_not_allowed(&["GET"])),
-        _ => Err(ApiError::method_not_allowed(&["GET", "DELETE"])),
     }
 }
 

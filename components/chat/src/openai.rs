@@ -214,7 +214,7 @@ async fn proxy_stream(
 ) -> Result<Served, ApiError> {
     let mut s = llm.stream(&sql, &who.tenant, &ask).await?;
     let (mut tx, body) = spin_sdk::http::body::stream::<Bytes>();
-    spin_sdk::wasip3::spawn(async move {
+    lode_common::context::spawn(async move {
         let _ = tx.send(framing.first()).await;
         let mut failed = None;
         while let Some(delta) = s.next().await {

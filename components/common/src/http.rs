@@ -34,16 +34,19 @@ where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Reply, ApiError>>,
 {
-    let (method, path) = begin(component, &req).await;
-    if method == Method::OPTIONS {
-        return finish(&method, &path, preflight(&req, &path)).await;
-    }
-    let result = serve(req).await;
-    finish(&method, &path, result).await
+    context::scope(async move {
+        let (method, path) = begin(component, &req).await;
+        if method == Method::OPTIONS {
+            return finish(&method, &path, preflight(&req, &path)).await;
+        }
+        let result = serve(req).await;
+        finish(&method, &path, result).await
+    })
+    .await
 }
 
-/// Start the request's context in `component` from its headers; its
-/// method and path.
+/// Start the request's context in `component` from its headers (inside a
+/// [`context::scope`]); its method and path.
 pub async fn begin(component: &'static str, req: &Request) -> (Method, String) {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let origin = header("origin").map(str::to_string);
@@ -58,7 +61,7 @@ pub async fn begin(component: &'static str, req: &Request) -> (Method, String) {
 /// Whether the `cors_allowed_origins` variable (comma-separated exact
 /// origins, or `*`) lets `origin` read responses. Unset or empty: none.
 async fn cors_allows(origin: &str) -> bool {
-    let allowed = spin_sdk::variables::get("cors_allowed_origins")
+    let allowed = crate::optional_variable("cors_allowed_origins")
         .await
         .unwrap_or_default();
     lode_api::headers::origin_allowed(&allowed, origin)
@@ -159,7 +162,9 @@ pub async fn record(method: &Method, path: &str, status: u16) {
         return;
     };
     let secs = ctx.started.elapsed().as_secs_f64();
-    let route = lode_auth::routes::label(method.as_str(), path);
+    let route = ctx
+        .route
+        .unwrap_or_else(|| lode_auth::routes::label(method.as_str(), path));
     crate::log::line(
         "info",
         env!("CARGO_PKG_NAME"),
@@ -179,12 +184,9 @@ pub async fn record(method: &Method, path: &str, status: u16) {
     crate::metrics::observe(HTTP_DURATION, &labels, secs).await;
 }
 
-/// Open the default store for recording; `None` when it is unavailable:
-/// metrics must never cost a request its answer.
-/// Migrated first: a preflight or a health check may be a fresh database's
-/// first request.
+/// The request's store for recording ([`crate::store`]: the handler's
+/// connection when it opened one); `None` when it is unavailable: metrics
+/// must never cost a request its answer.
 pub(crate) async fn metrics_store() -> Option<SpinSql> {
-    let sql = SpinSql::open("default").await.ok()?;
-    lode_store::migrate(&sql).await.ok()?;
-    Some(sql)
+    crate::store().await.ok()
 }

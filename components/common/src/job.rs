@@ -87,16 +87,23 @@ impl Lease<'_> {
 }
 
 /// Claim the job whose id is `message` and run `work` on it, logging as
-/// `component` (the worker's package name).
+/// `component` (the worker's package name), in a context of its own.
 pub async fn run_job(
+    component: &'static str,
+    message: Vec<u8>,
+    work: impl AsyncFnOnce(&SpinSql, &Job, &Lease<'_>) -> Result<Done, Failure>,
+) -> anyhow::Result<()> {
+    crate::context::scope(claim_and_run(component, message, work)).await
+}
+
+async fn claim_and_run(
     component: &'static str,
     message: Vec<u8>,
     work: impl AsyncFnOnce(&SpinSql, &Job, &Lease<'_>) -> Result<Done, Failure>,
 ) -> anyhow::Result<()> {
     let job_id = String::from_utf8(message)?;
     let spin = |e: ApiError| anyhow::anyhow!("{}", e.message);
-    let sql = SpinSql::open("default").await.map_err(spin)?;
-    lode_store::migrate(&sql).await?;
+    let sql = crate::store().await.map_err(spin)?;
     let lease: u64 = number_variable("job_lease_secs").await.map_err(spin)?;
     let queue = Queue::new(&sql, Duration::from_secs(lease.max(1)));
     let worker = new_id("worker");

@@ -1,15 +1,17 @@
 //! The thin layer between Spin and Lode's libraries.
 //!
 //! A component's request path is: [`handle`] (request id, CORS) →
-//! [`SpinSql::open`] + [`lode_store::migrate`] → [`authenticate`] (from the
-//! headers) → scope and rate limit → [`read_body`] (size-checked) → a
-//! handler from the pure crates → [`http::finish`] (metrics, access log) → [`respond`]. Only this
-//! crate touches `spin_sdk` types.
+//! [`api_call`]: the route from `lode_auth::routes` (one match), [`store`]
+//! (opened and migrated once per request), [`authenticate`], scope and
+//! rate limit, [`read_body`] within the route's limit → the component's
+//! handler, a call into a crate → [`http::finish`] (metrics on the same
+//! store, access log) → [`respond`].
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use lode_api::{ApiError, BodyLimit, Params, Pattern, match_route};
+use lode_api::{ApiError, BodyLimit, Params};
 use lode_auth::Principal;
+use lode_auth::routes::{Route, Served};
 use lode_ratelimit::Budget;
 use lode_store::ids::now_ms;
 use lode_store::{Row, Sql, StoreError, Value};
@@ -25,6 +27,7 @@ pub mod metrics;
 pub mod rate;
 mod wake;
 pub use http::handle;
+pub use lode_auth::routes;
 pub use wake::wake;
 
 #[doc(hidden)]
@@ -248,10 +251,46 @@ pub const SECURITY_HEADERS: &[(&str, &str)] = &[
 
 /// A Spin variable, with a clear 500 (and a log line naming it) when unset.
 pub async fn variable(name: &str) -> Result<String, ApiError> {
-    spin_sdk::variables::get(name).await.map_err(|e| {
-        crate::log_error!("variable {name:?} unavailable: {e:?}");
+    optional_variable(name).await.ok_or_else(|| {
+        crate::log_error!("variable {name:?} unavailable");
         ApiError::internal()
     })
+}
+
+/// A Spin variable, `None` when the component does not declare it (or the
+/// host cannot say). Each is read once per request, then served from the
+/// request's context.
+pub async fn optional_variable(name: &str) -> Option<String> {
+    let ctx = context::current();
+    if let Some(known) = ctx
+        .as_ref()
+        .and_then(|c| c.opened.variables.borrow().get(name).cloned())
+    {
+        return known;
+    }
+    let value = spin_sdk::variables::get(name).await.ok();
+    if let Some(ctx) = ctx {
+        ctx.opened
+            .variables
+            .borrow_mut()
+            .insert(name.to_string(), value.clone());
+    }
+    value
+}
+
+/// The request's default store, opened and migrated by its first caller and
+/// shared by everything after (handler, rate limits, metrics).
+pub async fn store() -> Result<SpinSql, ApiError> {
+    let ctx = context::current();
+    if let Some(sql) = ctx.as_ref().and_then(|c| c.opened.store.borrow().clone()) {
+        return Ok(sql);
+    }
+    let sql = SpinSql::open("default").await?;
+    lode_store::migrate(&sql).await?;
+    if let Some(ctx) = ctx {
+        *ctx.opened.store.borrow_mut() = Some(sql.clone());
+    }
+    Ok(sql)
 }
 
 /// A numeric Spin variable (`job_max_attempts`, `job_lease_secs`…); a value
@@ -277,7 +316,7 @@ pub async fn body_limit() -> Result<BodyLimit, ApiError> {
 /// mistake: 500 and a log line.
 pub async fn ceiling() -> Result<lode_store::Ceiling, ApiError> {
     // Components without quotas or rates to enforce may lack the variable.
-    let text = spin_sdk::variables::get("tenant_ceiling")
+    let text = optional_variable("tenant_ceiling")
         .await
         .unwrap_or_default();
     lode_store::Ceiling::parse(&text).map_err(|e| {
@@ -310,9 +349,7 @@ pub async fn quota<'a>(
 pub async fn authenticate(sql: &SpinSql, req: &ApiRequest) -> Result<Principal, ApiError> {
     let admin_key = variable("admin_api_key").await?;
     // Components that predate users may lack the variable: tokens then fail.
-    let jwt_secret = spin_sdk::variables::get("jwt_secret")
-        .await
-        .unwrap_or_default();
+    let jwt_secret = optional_variable("jwt_secret").await.unwrap_or_default();
     let secrets = lode_auth::AuthSecrets {
         admin_key: &admin_key,
         jwt_secret: &jwt_secret,
@@ -356,64 +393,109 @@ pub async fn client_address(req: &ApiRequest) -> Result<String, ApiError> {
     ))
 }
 
-/// An authenticated `/api/*` request, routed to one of the component's patterns.
-pub struct ApiCall {
+/// An authenticated request, routed by `lode_auth::routes` to one of the
+/// component's handlers (`H`, its enum there).
+pub struct ApiCall<H> {
     /// The request, body read.
     pub req: ApiRequest,
-    /// The migrated default database.
+    /// The request's migrated default database.
     pub sql: SpinSql,
     /// Who is calling.
     pub who: Principal,
-    /// Index of the matched pattern.
-    pub route: usize,
-    /// Its captures.
+    /// The route's handler.
+    pub handler: H,
+    /// The pattern's captures.
     pub params: Params,
 }
 
-/// The shared preamble of every `/api/*` component: open and migrate the
-/// store, authenticate from the headers, check the route's scope
-/// (`lode_auth::routes`) and rate limit, match `routes` (404 when none
-/// does), and only then read the body.
-pub async fn api_call(req: Request, routes: &[Pattern]) -> Result<ApiCall, ApiError> {
-    api_call_with_uploads(req, routes, &[]).await
+/// A public request (no key needed), routed the same way.
+pub struct PublicCall<H> {
+    /// The request, body read.
+    pub req: ApiRequest,
+    /// The request's migrated default database.
+    pub sql: SpinSql,
+    /// The route's handler.
+    pub handler: H,
 }
 
-/// [`api_call`] where the routes whose indexes are in `uploads` accept bodies
-/// up to the `max_upload_bytes` variable instead of `max_body_bytes`.
-pub async fn api_call_with_uploads(
-    req: Request,
-    routes: &[Pattern],
-    uploads: &[usize],
-) -> Result<ApiCall, ApiError> {
-    let matched = match_route(routes, req.uri().path());
+/// The route `req` asks for, from the one table (404/405), when it is one of
+/// this component's (`H`); recorded as the request's metrics label.
+fn route<H: Served>(req: &ApiRequest) -> Result<(&'static Route, H, Params), ApiError> {
+    let (route, params) = lode_auth::routes::find(req.method.as_str(), &req.path)?;
+    context::set_route(route.pattern);
+    // Spin sent it here, so the table names this component (tests/access.rs).
+    let handler = H::from_handler(route.handler).ok_or_else(|| ApiError::not_found("route"))?;
+    Ok((route, handler, params))
+}
+
+/// The shared preamble of every authenticated route: route the request
+/// (one match against `lode_auth::routes::ROUTES`), open the store,
+/// authenticate from the headers, check the route's scope and rate
+/// budget, and only then read the body, within the route's limit.
+pub async fn api_call<H: Served>(req: Request) -> Result<ApiCall<H>, ApiError> {
     // The body is read only once the caller is known and allowed: an
     // unauthenticated 32 MiB upload costs its headers, not its bytes.
-    let (req, body) = split_request(req);
-    let sql = SpinSql::open("default").await?;
-    lode_store::migrate(&sql).await?;
+    let (head, body) = split_request(req);
+    let (route, handler, params) = route::<H>(&head)?;
+    authenticated(head, body, route, handler, params).await
+}
+
+async fn authenticated<H>(
+    req: ApiRequest,
+    body: IncomingRequestBody,
+    route: &Route,
+    handler: H,
+    params: Params,
+) -> Result<ApiCall<H>, ApiError> {
+    let scope = route.scope.ok_or_else(ApiError::internal)?;
+    let sql = store().await?;
     let who = authenticate_or_slow_down(&sql, &req).await?;
-    // Every route declares its scope in one table (404/405 if it is not there).
-    let method = req.method.as_str();
-    let rule = lode_auth::routes::rule_for(method, &req.path)?;
-    who.require(rule.scope)?;
+    who.require(scope)?;
     // The operator's bootstrap key is not limited; tenants' keys and users are.
     if !who.is_bootstrap() {
         let (limits, _) = in_force(&sql, &who.tenant).await?;
-        rate::check_caller(rule.budget, &who, &limits, 1).await?;
+        rate::check_caller(route.budget, &who, &limits, 1).await?;
     }
-    let (route, params) = matched.ok_or_else(|| ApiError::not_found("route"))?;
-    let limit = match uploads.contains(&route) {
-        true => upload_limit().await?,
-        false => body_limit().await?,
-    };
-    let req = read_body(req, body, limit).await?;
+    let req = read_body(req, body, route_limit(route).await?).await?;
     Ok(ApiCall {
         req,
         sql,
         who,
-        route,
+        handler,
         params,
     })
+}
+
+/// A request to a component that serves public routes too.
+pub enum Call<H> {
+    /// A public route (no key needed; the handler limits and authenticates
+    /// as it needs): body read, store open.
+    Public(PublicCall<H>),
+    /// An authenticated route, through the same checks as [`api_call`].
+    Authenticated(ApiCall<H>),
+}
+
+/// Route a request that may be public: one match, then [`api_call`]'s
+/// checks for an authenticated route.
+pub async fn any_call<H: Served>(req: Request) -> Result<Call<H>, ApiError> {
+    let (head, body) = split_request(req);
+    let (route, handler, params) = route::<H>(&head)?;
+    if route.is_authenticated() {
+        return Ok(Call::Authenticated(
+            authenticated(head, body, route, handler, params).await?,
+        ));
+    }
+    let sql = store().await?;
+    let req = read_body(head, body, route_limit(route).await?).await?;
+    Ok(Call::Public(PublicCall { req, sql, handler }))
+}
+
+/// The body limit a route declares.
+async fn route_limit(route: &Route) -> Result<BodyLimit, ApiError> {
+    match route.body {
+        lode_auth::routes::Body::Json => body_limit().await,
+        lode_auth::routes::Body::Upload => upload_limit().await,
+    }
 }
 
 /// The upload limit from the `max_upload_bytes` variable.
@@ -424,15 +506,17 @@ pub async fn upload_limit() -> Result<BodyLimit, ApiError> {
     })
 }
 
-/// [`lode_store::Sql`] over Spin's `spin:sqlite` host store.
-pub struct SpinSql(sqlite::Connection);
+/// [`lode_store::Sql`] over Spin's `spin:sqlite` host store; clones share
+/// the connection (see [`store`]).
+#[derive(Clone)]
+pub struct SpinSql(std::rc::Rc<sqlite::Connection>);
 
 impl SpinSql {
     /// Open a database the component declared in `sqlite_databases`.
     pub async fn open(label: &str) -> Result<SpinSql, ApiError> {
         sqlite::Connection::open(label)
             .await
-            .map(SpinSql)
+            .map(|c| SpinSql(std::rc::Rc::new(c)))
             .map_err(|e| {
                 crate::log_error!("opening sqlite database {label:?}: {e:?}");
                 ApiError::unavailable("the database is unavailable")

@@ -5,9 +5,9 @@
 /// Publish `job_id` on `channel` (`Job::channel`); `false` if it could not be sent.
 pub async fn wake(job_id: &str, channel: String) -> bool {
     let result = async {
-        let url = spin_sdk::variables::get("redis_url")
+        let url = crate::optional_variable("redis_url")
             .await
-            .map_err(|e| format!("variable redis_url: {e:?}"))?;
+            .ok_or("variable redis_url is unavailable")?;
         let connection = spin_sdk::redis::Connection::open(&url)
             .await
             .map_err(|e| format!("connecting to Redis: {e:?}"))?;

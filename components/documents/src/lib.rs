@@ -11,9 +11,10 @@
 
 mod queued;
 
-use lode_api::{ApiError, ErrorCode, Pattern};
+use lode_api::{ApiError, ErrorCode};
 use lode_auth::Principal;
-use lode_common::{ApiCall, ApiRequest, Reply, SpinSql, api_call_with_uploads, upload_limit};
+use lode_auth::routes::DocumentsRoute;
+use lode_common::{ApiCall, ApiRequest, Reply, SpinSql, api_call, upload_limit};
 use lode_index::Index;
 use lode_ingest::{Ingested, base_type, fetch, pipeline};
 use lode_jobs::Priority;
@@ -22,20 +23,8 @@ use lode_store::ids::now_ms;
 use lode_store::{Chunking, Document, DocumentInput, Documents, ListQuery, Settings, Tenant};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
-use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
-
-const ROUTES: &[Pattern] = &[
-    Pattern("/api/documents"),
-    Pattern("/api/documents/upload"),
-    Pattern("/api/documents/from-url"),
-    Pattern("/api/documents/{id}"),
-    Pattern("/api/documents/{id}/versions"),
-    Pattern("/api/documents/{id}/versions/{version}"),
-    Pattern("/api/documents/{id}/chunks"),
-];
-/// Routes whose bodies may be as large as `max_upload_bytes`.
-const UPLOAD_ROUTES: &[usize] = &[1];
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
@@ -47,15 +36,14 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         req,
         sql,
         who,
-        route,
+        handler,
         params,
-    } = api_call_with_uploads(req, ROUTES, UPLOAD_ROUTES).await?;
+    } = api_call(req).await?;
     let docs = Documents::new(&sql, &who.tenant);
     let id = params.get("id");
-    let m = &req.method;
-    match (route, m) {
-        (0, &Method::GET) => list(&docs, &req).await,
-        (0, &Method::POST) => {
+    match handler {
+        DocumentsRoute::List => list(&docs, &req).await,
+        DocumentsRoute::Add => {
             let input = req.json::<DocumentInput>(lode_common::body_limit().await?)?;
             add(
                 &sql,
@@ -65,10 +53,10 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
             )
             .await
         }
-        (1, &Method::POST) => upload(&sql, &who, req).await,
-        (2, &Method::POST) => from_url(&sql, &who, &req).await,
-        (3, &Method::GET) => found(docs.get(id).await?),
-        (3, &Method::PUT) => {
+        DocumentsRoute::Upload => upload(&sql, &who, req).await,
+        DocumentsRoute::FromUrl => from_url(&sql, &who, &req).await,
+        DocumentsRoute::Get => found(docs.get(id).await?),
+        DocumentsRoute::Update => {
             let input = req.json::<DocumentInput>(lode_common::body_limit().await?)?;
             update(
                 &sql,
@@ -79,7 +67,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
             )
             .await
         }
-        (3, &Method::DELETE) => match docs.delete(id).await? {
+        DocumentsRoute::Delete => match docs.delete(id).await? {
             true => {
                 Index::new(&sql, &who.tenant, &pipeline::model())
                     .purge(id)
@@ -100,19 +88,15 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
             }
             false => Err(ApiError::not_found("document")),
         },
-        (4, &Method::GET) => found(docs.versions(id).await?.map(|v| json!({ "data": v }))),
-        (5, &Method::GET) => {
+        DocumentsRoute::Versions => found(docs.versions(id).await?.map(|v| json!({ "data": v }))),
+        DocumentsRoute::Version => {
             let version = params
                 .get("version")
                 .parse::<i64>()
                 .map_err(|_| ApiError::bad_request("version must be a whole number"))?;
             found(docs.get_version(id, Some(version)).await?)
         }
-        (6, &Method::GET) => chunks(&sql, &who.tenant, id).await,
-        (0, _) => Err(ApiError::method_not_allowed(&["GET", "POST"])),
-        (1 | 2, _) => Err(ApiError::method_not_allowed(&["POST"])),
-        (3, _) => Err(ApiError::method_not_allowed(&["GET", "PUT", "DELETE"])),
-        _ => Err(ApiError::method_not_allowed(&["GET"])),
+        DocumentsRoute::Chunks => chunks(&sql, &who.tenant, id).await,
     }
 }
 

@@ -13,24 +13,14 @@
 
 use std::time::Duration;
 
-use lode_api::{ApiError, Pattern};
+use lode_api::ApiError;
+use lode_auth::routes::JobsRoute;
 use lode_common::{ApiCall, Reply, api_call, number_variable};
 use lode_jobs::{Jobs, Queue, Status};
 use lode_store::ids::now_ms;
 use serde_json::json;
-use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
-
-const ROUTES: &[Pattern] = &[
-    Pattern("/api/jobs"),
-    Pattern("/api/jobs/dead"),
-    Pattern("/api/jobs/redrive"),
-    Pattern("/api/jobs/batches/{id}"),
-    Pattern("/api/jobs/{id}"),
-    Pattern("/api/jobs/{id}/retry"),
-    Pattern("/api/jobs/{id}/events"),
-    Pattern("/api/admin/jobs/sweep"),
-];
 
 /// Jobs published per sweep.
 const SWEEP_LIMIT: u32 = 500;
@@ -47,34 +37,34 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         req,
         sql,
         who,
-        route,
+        handler,
         params,
-    } = api_call(req, ROUTES).await?;
+    } = api_call(req).await?;
     let jobs = Jobs::new(&sql, &who.tenant);
     let id = params.get("id");
     let now = now_ms();
-    match (route, &req.method) {
-        (0, &Method::GET) => {
+    match handler {
+        JobsRoute::List => {
             let (status, limit) = list_query(&req.query)?;
             Ok(Reply::json(
                 200,
                 json!({ "data": jobs.list(status, limit).await? }),
             ))
         }
-        (1, &Method::GET) => Ok(Reply::json(
+        JobsRoute::Dead => Ok(Reply::json(
             200,
             json!({ "data": jobs.list(Some(Status::Dead), 100).await? }),
         )),
-        (2, &Method::POST) => {
+        JobsRoute::Redrive => {
             let revived = jobs.redrive(now).await?;
             for job in &revived {
                 lode_common::wake(&job.job_id, job.channel()).await;
             }
             Ok(Reply::json(200, json!({ "data": revived })))
         }
-        (3, &Method::GET) => found(jobs.batch(id).await?),
-        (4, &Method::GET) => found(jobs.get(id).await?),
-        (5, &Method::POST) => {
+        JobsRoute::Batch => found(jobs.batch(id).await?),
+        JobsRoute::Get => found(jobs.get(id).await?),
+        JobsRoute::Retry => {
             let job = jobs
                 .retry(id, now)
                 .await?
@@ -82,7 +72,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
             lode_common::wake(&job.job_id, job.channel()).await;
             Ok(Reply::json(200, job))
         }
-        (6, &Method::GET) => {
+        JobsRoute::Events => {
             let after = req
                 .header("last-event-id")
                 .and_then(|v| v.trim().parse::<i64>().ok())
@@ -103,7 +93,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
             }
             Ok(Reply::text(200, "text/event-stream", body))
         }
-        (7, &Method::POST) => {
+        JobsRoute::Sweep => {
             if !who.is_bootstrap() {
                 return Err(ApiError::forbidden(
                     "the sweep needs the bootstrap admin key",
@@ -126,8 +116,6 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
                 json!({ "swept": swept.len(), "published": published, "analyzed": analyzed }),
             ))
         }
-        (0 | 1 | 3 | 4 | 6, _) => Err(ApiError::method_not_allowed(&["GET"])),
-        _ => Err(ApiError::method_not_allowed(&["POST"])),
     }
 }
 

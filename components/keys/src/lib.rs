@@ -1,19 +1,14 @@
 //! Administration: `POST/GET /api/keys`, `DELETE /api/keys/{id}`, and the
 //! audit log `GET /api/admin/audit?limit=&before=` (admin scope).
 
-use lode_api::{ApiError, Pattern, query};
+use lode_api::{ApiError, query};
 use lode_auth::{CreateKey, Keys, Principal};
+use lode_common::routes::KeysRoute;
 use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit};
 use lode_store::Audit;
 use serde_json::json;
-use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
-
-const ROUTES: &[Pattern] = &[
-    Pattern("/api/keys"),
-    Pattern("/api/keys/{id}"),
-    Pattern("/api/admin/audit"),
-];
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
@@ -25,26 +20,23 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         req,
         sql,
         who,
-        route,
+        handler,
         params,
-    } = api_call(req, ROUTES).await?;
+    } = api_call(req).await?;
     let keys = Keys::new(&sql, &who);
-    match (route, &req.method) {
-        (0, &Method::POST) => {
+    match handler {
+        KeysRoute::Create => {
             let created = keys
                 .create(req.json::<CreateKey>(body_limit().await?)?)
                 .await?;
             Ok(Reply::json(201, &created).at(format!("/api/keys/{}", created.id)))
         }
-        (0, &Method::GET) => Ok(Reply::json(200, json!({ "data": keys.list().await? }))),
-        (1, &Method::DELETE) => match keys.revoke(params.get("id")).await? {
+        KeysRoute::List => Ok(Reply::json(200, json!({ "data": keys.list().await? }))),
+        KeysRoute::Delete => match keys.revoke(params.get("id")).await? {
             true => Ok(Reply::empty(204)),
             false => Err(ApiError::not_found("key")),
         },
-        (2, &Method::GET) => audit(&sql, &who, &req.query).await,
-        (0, _) => Err(ApiError::method_not_allowed(&["GET", "POST"])),
-        (2, _) => Err(ApiError::method_not_allowed(&["GET"])),
-        _ => Err(ApiError::method_not_allowed(&["DELETE"])),
+        KeysRoute::Audit => audit(&sql, &who, &req.query).await,
     }
 }
 

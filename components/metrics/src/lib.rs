@@ -3,12 +3,11 @@
 //! Prometheus supports). The series span tenants, so only the operator's
 //! bootstrap key may read them; a tenant admin gets 403.
 
-use lode_api::{ApiError, Pattern};
+use lode_api::ApiError;
+use lode_common::routes::MetricsRoute;
 use lode_common::{ApiCall, Reply, api_call};
 use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
-
-const ROUTES: &[Pattern] = &[Pattern("/metrics")];
 
 /// The media type of the text exposition format 0.0.4.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -19,7 +18,10 @@ async fn handle(req: Request) -> impl IntoResponse {
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {
-    let ApiCall { sql, who, .. } = api_call(req, ROUTES).await?;
+    let ApiCall {
+        sql, who, handler, ..
+    } = api_call(req).await?;
+    let MetricsRoute::Scrape = handler;
     if !who.is_bootstrap() {
         return Err(ApiError::forbidden(
             "metrics span every tenant: use the operator's admin_api_key",

@@ -4,11 +4,12 @@
 //! `lode:embed/embed` step (the same model that embedded the chunks);
 //! ranking, fusion, filters and snippets live in `lode-index`.
 
-use lode_api::{ApiError, Pattern};
+use lode_api::ApiError;
+use lode_auth::routes::SearchRoute;
 use lode_common::{ApiCall, Reply, api_call, body_limit};
 use lode_index::{Index, Mode, SearchRequest};
 use serde_json::json;
-use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
 
 spin_sdk::wit_bindgen::generate!({
@@ -18,12 +19,6 @@ spin_sdk::wit_bindgen::generate!({
     path: "../../wit",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });
-
-const ROUTES: &[Pattern] = &[
-    Pattern("/api/search"),
-    Pattern("/api/search/vector"),
-    Pattern("/api/search/fulltext"),
-];
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
@@ -35,13 +30,14 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         req,
         sql,
         who,
-        route,
+        handler,
         ..
-    } = api_call(req, ROUTES).await?;
-    if req.method != Method::POST {
-        return Err(ApiError::method_not_allowed(&["POST"]));
-    }
-    let route_mode = [None, Some(Mode::Vector), Some(Mode::Fulltext)][route];
+    } = api_call(req).await?;
+    let route_mode = match handler {
+        SearchRoute::Hybrid => None,
+        SearchRoute::Vector => Some(Mode::Vector),
+        SearchRoute::Fulltext => Some(Mode::Fulltext),
+    };
     let query = req
         .json::<SearchRequest>(body_limit().await?)?
         .validate(route_mode)?;

@@ -3,15 +3,14 @@
 //! ingestion requests start from, its rate limits and its quotas, none
 //! above the operator's ceiling (`tenant_ceiling`).
 
-use lode_api::{ApiError, Pattern};
+use lode_api::ApiError;
+use lode_common::routes::SettingsRoute;
 use lode_common::{ApiCall, Reply, api_call, body_limit};
 use lode_store::audit::Action;
 use lode_store::ids::now_ms;
 use lode_store::{Audit, Settings, TenantSettings};
-use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
-
-const ROUTES: &[Pattern] = &[Pattern("/api/settings")];
 
 #[http_service]
 async fn handle(req: Request) -> impl IntoResponse {
@@ -19,11 +18,17 @@ async fn handle(req: Request) -> impl IntoResponse {
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {
-    let ApiCall { req, sql, who, .. } = api_call(req, ROUTES).await?;
+    let ApiCall {
+        req,
+        sql,
+        who,
+        handler,
+        ..
+    } = api_call(req).await?;
     let settings = Settings::new(&sql, &who.tenant);
-    match req.method {
-        Method::GET => Ok(Reply::json(200, settings.get().await?)),
-        Method::PUT => {
+    match handler {
+        SettingsRoute::Get => Ok(Reply::json(200, settings.get().await?)),
+        SettingsRoute::Put => {
             let new = req.json::<TenantSettings>(body_limit().await?)?;
             let stored = settings.put(new, &lode_common::ceiling().await?).await?;
             let detail = serde_json::to_value(&stored.settings).unwrap_or_default();
@@ -38,6 +43,5 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
                 .await?;
             Ok(Reply::json(200, stored))
         }
-        _ => Err(ApiError::method_not_allowed(&["GET", "PUT"])),
     }
 }

@@ -10,8 +10,9 @@
 //! `result` holds the answer once completed; `?mode=sync` keeps it in the
 //! request (up to [`MAX_SYNC_PARTS`] parts), `?mode=queue` always queues.
 
-use lode_api::{ApiError, ErrorCode, Pattern, query};
+use lode_api::{ApiError, ErrorCode, query};
 use lode_auth::Principal;
+use lode_common::routes::ToolsRoute;
 use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit};
 use lode_jobs::{NewJob, Priority, ToolRequest};
 use lode_llm::registry::Strategy;
@@ -21,14 +22,8 @@ use lode_tool_run::{Plan, Quiet};
 use lode_tools::{Tool, ToolError};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
-use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
-
-const ROUTES: &[Pattern] = &[
-    Pattern("/api/tools"),
-    Pattern("/api/tools/{tool}"),
-    Pattern("/api/documents/{id}/tools/{tool}"),
-];
 
 /// Longest raw text `POST /api/tools/{tool}` takes (documents may be longer).
 const MAX_TEXT_CHARS: usize = 200_000;
@@ -51,28 +46,26 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         req,
         sql,
         who,
-        route,
+        handler,
         params,
-    } = api_call(req, ROUTES).await?;
-    match (route, &req.method) {
-        (0, &Method::GET) => {
+    } = api_call(req).await?;
+    match handler {
+        ToolsRoute::List => {
             let tools: Vec<Json> = lode_tools::ALL.iter().map(|t| t.describe()).collect();
             Ok(Reply::json(200, json!({ "data": tools })))
         }
-        (1, &Method::POST) => {
+        ToolsRoute::Run => {
             let body: RawRun = req.json(body_limit().await?)?;
             let choice = (body.input, body.model, body.strategy);
             let run = Run::new(&sql, &who, params.get("tool"), &req.query, choice)?;
             raw(run, &body.text).await
         }
-        (2, &Method::POST) => {
+        ToolsRoute::RunOnDocument => {
             let body: DocumentRun = req.json(body_limit().await?)?;
             let choice = (body.input, body.model, body.strategy);
             let run = Run::new(&sql, &who, params.get("tool"), &req.query, choice)?;
             on_document(run, params.get("id"), body.refresh).await
         }
-        (0, _) => Err(ApiError::method_not_allowed(&["GET"])),
-        _ => Err(ApiError::method_not_allowed(&["POST"])),
     }
 }
 

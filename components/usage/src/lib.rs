@@ -3,15 +3,15 @@
 //! model, with totals. The default period is the last 30 days. `quotas`
 //! shows each quota in force with what is used and what is left.
 
-use lode_api::{ApiError, Pattern};
+use lode_api::ApiError;
+use lode_common::routes::UsageRoute;
 use lode_common::{ApiCall, Reply, api_call};
 use lode_store::Usage;
 use lode_store::ids::now_ms;
 use lode_store::usage::day;
-use spin_sdk::http::{IntoResponse, Method, Request};
+use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
 
-const ROUTES: &[Pattern] = &[Pattern("/api/usage")];
 const DAY_MS: i64 = 86_400_000;
 
 #[http_service]
@@ -20,10 +20,14 @@ async fn handle(req: Request) -> impl IntoResponse {
 }
 
 async fn serve(req: Request) -> Result<Reply, ApiError> {
-    let ApiCall { req, sql, who, .. } = api_call(req, ROUTES).await?;
-    if req.method != Method::GET {
-        return Err(ApiError::method_not_allowed(&["GET"]));
-    }
+    let ApiCall {
+        req,
+        sql,
+        who,
+        handler,
+        ..
+    } = api_call(req).await?;
+    let UsageRoute::Usage = handler;
     let now = now_ms();
     let (mut from, mut to) = (day(now - 29 * DAY_MS), day(now));
     for (k, v) in lode_api::query::pairs(&req.query) {

@@ -1,174 +1,421 @@
-//! Every authenticated route of the API, the scope it needs and the rate
-//! budget it draws from, in one table. `lode-common` checks it for every request before a component's
-//! handler runs, so a route missing here is refused (404/405), never open;
-//! and `tests/access.rs` walks this table against `spin.toml`, proving each
-//! route answers 401 without a key and 403 to a key without its scope.
+//! Every route of the API, declared once: method, pattern, the scope it
+//! needs (or none: public), the rate budget it draws from, the body it
+//! accepts, and the handler that serves it (which names its component).
+//! Everything else derives from this table: `lode-common` resolves a
+//! request against it once (404/405, scope, rate, body limit, metrics
+//! label) and hands the component its handler to `match` on, so a route
+//! missing here is refused, never open; `tests/access.rs` walks it against
+//! `spin.toml` (every route served by the component its handler names) and
+//! proves each authenticated route answers 401 without a key and 403 to a
+//! key without its scope.
 
-use lode_api::{ApiError, Pattern};
+use lode_api::{ApiError, Params, Pattern};
 pub use lode_ratelimit::Budget;
 
 use crate::scopes::Scope;
 
-/// One method on one path pattern, and what it needs.
+/// One method on one path pattern: what it needs and who serves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rule {
+pub struct Route {
     /// The HTTP method.
     pub method: &'static str,
     /// The path pattern (`{name}` matches one segment).
     pub pattern: &'static str,
-    /// The scope a caller must hold.
-    pub scope: Scope,
+    /// The scope a caller must hold; `None`: public (the handler decides
+    /// for itself, e.g. a session's own logout).
+    pub scope: Option<Scope>,
     /// The rate-limit budget a call draws from.
     pub budget: Budget,
+    /// The body it accepts.
+    pub body: Body,
+    /// What serves it.
+    pub handler: Handler,
 }
 
-/// An ordinary route: the ordinary budget.
-const fn rule(method: &'static str, pattern: &'static str, scope: Scope) -> Rule {
-    Rule {
+impl Route {
+    /// Whether a caller must authenticate (any scope).
+    pub fn is_authenticated(&self) -> bool {
+        self.scope.is_some()
+    }
+}
+
+/// The size class of a route's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// A JSON body (or none) up to the `max_body_bytes` variable.
+    Json,
+    /// A file up to the `max_upload_bytes` variable.
+    Upload,
+}
+
+/// Declares the handler enums: one per component, a variant per route.
+/// A component `match`es its own enum exhaustively, so a route added here
+/// without code to serve it does not compile.
+macro_rules! handlers {
+    ($($component:literal => $name:ident { $($variant:ident),+ $(,)? })+) => {
+        /// The handler of a route: its component's enum.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Handler { $($name($name)),+ }
+
+        impl Handler {
+            /// The `spin.toml` component that serves it.
+            pub fn component(self) -> &'static str {
+                match self { $(Handler::$name(_) => $component),+ }
+            }
+        }
+
+        $(
+            #[doc = concat!("The routes of the `", $component, "` component.")]
+            #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+            #[allow(missing_docs)]
+            pub enum $name { $($variant),+ }
+
+            impl Served for $name {
+                fn from_handler(h: Handler) -> Option<Self> {
+                    match h { Handler::$name(x) => Some(x), #[allow(unreachable_patterns)] _ => None }
+                }
+            }
+        )+
+    };
+}
+
+/// A component's handler enum, recovered from a [`Handler`].
+pub trait Served: Copy {
+    /// `Some` when `h` is one of this component's routes.
+    fn from_handler(h: Handler) -> Option<Self>;
+}
+
+handlers! {
+    "health" => HealthRoute { Check }
+    "auth" => AuthRoute { Login, Register, Password, Logout, ListUsers, UpdateUser, DeleteUser }
+    "documents" => DocumentsRoute { List, Add, Upload, FromUrl, Get, Update, Delete, Versions, Version, Chunks }
+    "search" => SearchRoute { Hybrid, Vector, Fulltext }
+    "chat" => ChatRoute { Chat, PrepareContext, Conversations, Conversation, DeleteConversation, Models, Completions, Embeddings }
+    "usage" => UsageRoute { Usage }
+    "tools" => ToolsRoute { List, Run, RunOnDocument }
+    "jobs" => JobsRoute { List, Dead, Redrive, Batch, Get, Retry, Events, Sweep }
+    "keys" => KeysRoute { List, Create, Delete, Audit }
+    "settings" => SettingsRoute { Get, Put }
+    "metrics" => MetricsRoute { Scrape }
+}
+
+/// An ordinary route: the ordinary budget, a JSON body.
+const fn rule(
+    method: &'static str,
+    pattern: &'static str,
+    scope: Scope,
+    handler: Handler,
+) -> Route {
+    Route {
         method,
         pattern,
-        scope,
+        scope: Some(scope),
         budget: Budget::Api,
+        body: Body::Json,
+        handler,
     }
 }
 
 /// A route that calls a model (chat, completions, tool runs): the LLM
 /// budget. Reading conversations, usage or the tool list does not.
-const fn llm(pattern: &'static str, scope: Scope) -> Rule {
-    Rule {
-        method: "POST",
-        pattern,
-        scope,
+const fn llm(pattern: &'static str, scope: Scope, handler: Handler) -> Route {
+    Route {
         budget: Budget::Llm,
+        ..rule("POST", pattern, scope, handler)
     }
 }
 
 /// A route that adds documents (extraction and embedding): the ingest budget.
-const fn ingest(pattern: &'static str) -> Rule {
-    Rule {
-        method: "POST",
-        pattern,
-        scope: Scope::DocumentsWrite,
+const fn ingest(pattern: &'static str, body: Body, handler: Handler) -> Route {
+    Route {
         budget: Budget::Ingest,
+        body,
+        ..rule("POST", pattern, Scope::DocumentsWrite, handler)
     }
 }
 
+/// A public route: no key; the handler limits and authenticates as it needs.
+const fn public(method: &'static str, pattern: &'static str, handler: Handler) -> Route {
+    Route {
+        scope: None,
+        ..rule(method, pattern, Scope::Chat, handler)
+    }
+}
+
+use Handler as H;
 use Scope::{Admin, Chat, DocumentsRead as Read, DocumentsWrite as Write, Search, Tools};
 
-/// The table. Public routes (`/health`) are not in it.
-pub const RULES: &[Rule] = &[
+/// The table.
+pub const ROUTES: &[Route] = &[
+    public("GET", "/health", H::HealthRoute(HealthRoute::Check)),
+    // accounts: logging in, registering (which checks for itself whether
+    // the deployment requires an admin, see `crate::users::Registration`),
+    // and a session's own password and sign-out, which need a user's
+    // session token whatever its scopes (the handler checks it)
+    public("POST", "/api/auth/login", H::AuthRoute(AuthRoute::Login)),
+    public(
+        "POST",
+        "/api/auth/register",
+        H::AuthRoute(AuthRoute::Register),
+    ),
+    public(
+        "POST",
+        "/api/auth/password",
+        H::AuthRoute(AuthRoute::Password),
+    ),
+    public("POST", "/api/auth/logout", H::AuthRoute(AuthRoute::Logout)),
+    rule(
+        "GET",
+        "/api/users",
+        Admin,
+        H::AuthRoute(AuthRoute::ListUsers),
+    ),
+    rule(
+        "PATCH",
+        "/api/users/{id}",
+        Admin,
+        H::AuthRoute(AuthRoute::UpdateUser),
+    ),
+    rule(
+        "DELETE",
+        "/api/users/{id}",
+        Admin,
+        H::AuthRoute(AuthRoute::DeleteUser),
+    ),
     // documents
-    rule("GET", "/api/documents", Read),
-    ingest("/api/documents"),
-    ingest("/api/documents/upload"),
-    ingest("/api/documents/from-url"),
-    rule("GET", "/api/documents/{id}", Read),
-    rule("PUT", "/api/documents/{id}", Write),
-    rule("DELETE", "/api/documents/{id}", Write),
-    rule("GET", "/api/documents/{id}/versions", Read),
-    rule("GET", "/api/documents/{id}/versions/{version}", Read),
-    rule("GET", "/api/documents/{id}/chunks", Read),
+    rule(
+        "GET",
+        "/api/documents",
+        Read,
+        H::DocumentsRoute(DocumentsRoute::List),
+    ),
+    ingest(
+        "/api/documents",
+        Body::Json,
+        H::DocumentsRoute(DocumentsRoute::Add),
+    ),
+    ingest(
+        "/api/documents/upload",
+        Body::Upload,
+        H::DocumentsRoute(DocumentsRoute::Upload),
+    ),
+    ingest(
+        "/api/documents/from-url",
+        Body::Json,
+        H::DocumentsRoute(DocumentsRoute::FromUrl),
+    ),
+    rule(
+        "GET",
+        "/api/documents/{id}",
+        Read,
+        H::DocumentsRoute(DocumentsRoute::Get),
+    ),
+    rule(
+        "PUT",
+        "/api/documents/{id}",
+        Write,
+        H::DocumentsRoute(DocumentsRoute::Update),
+    ),
+    rule(
+        "DELETE",
+        "/api/documents/{id}",
+        Write,
+        H::DocumentsRoute(DocumentsRoute::Delete),
+    ),
+    rule(
+        "GET",
+        "/api/documents/{id}/versions",
+        Read,
+        H::DocumentsRoute(DocumentsRoute::Versions),
+    ),
+    rule(
+        "GET",
+        "/api/documents/{id}/versions/{version}",
+        Read,
+        H::DocumentsRoute(DocumentsRoute::Version),
+    ),
+    rule(
+        "GET",
+        "/api/documents/{id}/chunks",
+        Read,
+        H::DocumentsRoute(DocumentsRoute::Chunks),
+    ),
     // search
-    rule("POST", "/api/search", Search),
-    rule("POST", "/api/search/vector", Search),
-    rule("POST", "/api/search/fulltext", Search),
+    rule(
+        "POST",
+        "/api/search",
+        Search,
+        H::SearchRoute(SearchRoute::Hybrid),
+    ),
+    rule(
+        "POST",
+        "/api/search/vector",
+        Search,
+        H::SearchRoute(SearchRoute::Vector),
+    ),
+    rule(
+        "POST",
+        "/api/search/fulltext",
+        Search,
+        H::SearchRoute(SearchRoute::Fulltext),
+    ),
     // chat and the OpenAI-compatible surface
-    llm("/api/chat", Chat),
-    rule("POST", "/api/chat/prepare-context", Search),
-    rule("GET", "/api/conversations", Chat),
-    rule("GET", "/api/conversations/{id}", Chat),
-    rule("DELETE", "/api/conversations/{id}", Chat),
-    rule("GET", "/v1/models", Chat),
-    llm("/v1/chat/completions", Chat),
-    rule("POST", "/v1/embeddings", Search),
-    rule("GET", "/api/usage", Chat),
+    llm("/api/chat", Chat, H::ChatRoute(ChatRoute::Chat)),
+    rule(
+        "POST",
+        "/api/chat/prepare-context",
+        Search,
+        H::ChatRoute(ChatRoute::PrepareContext),
+    ),
+    rule(
+        "GET",
+        "/api/conversations",
+        Chat,
+        H::ChatRoute(ChatRoute::Conversations),
+    ),
+    rule(
+        "GET",
+        "/api/conversations/{id}",
+        Chat,
+        H::ChatRoute(ChatRoute::Conversation),
+    ),
+    rule(
+        "DELETE",
+        "/api/conversations/{id}",
+        Chat,
+        H::ChatRoute(ChatRoute::DeleteConversation),
+    ),
+    rule("GET", "/v1/models", Chat, H::ChatRoute(ChatRoute::Models)),
+    llm(
+        "/v1/chat/completions",
+        Chat,
+        H::ChatRoute(ChatRoute::Completions),
+    ),
+    rule(
+        "POST",
+        "/v1/embeddings",
+        Search,
+        H::ChatRoute(ChatRoute::Embeddings),
+    ),
+    rule("GET", "/api/usage", Chat, H::UsageRoute(UsageRoute::Usage)),
     // LLM tools
-    rule("GET", "/api/tools", Tools),
-    llm("/api/tools/{tool}", Tools),
-    llm("/api/documents/{id}/tools/{tool}", Tools),
+    rule("GET", "/api/tools", Tools, H::ToolsRoute(ToolsRoute::List)),
+    llm("/api/tools/{tool}", Tools, H::ToolsRoute(ToolsRoute::Run)),
+    llm(
+        "/api/documents/{id}/tools/{tool}",
+        Tools,
+        H::ToolsRoute(ToolsRoute::RunOnDocument),
+    ),
     // jobs
-    rule("GET", "/api/jobs", Read),
-    rule("GET", "/api/jobs/dead", Read),
-    rule("POST", "/api/jobs/redrive", Write),
-    rule("GET", "/api/jobs/batches/{id}", Read),
-    rule("GET", "/api/jobs/{id}", Read),
-    rule("POST", "/api/jobs/{id}/retry", Write),
-    rule("GET", "/api/jobs/{id}/events", Read),
-    rule("POST", "/api/admin/jobs/sweep", Admin),
+    rule("GET", "/api/jobs", Read, H::JobsRoute(JobsRoute::List)),
+    rule("GET", "/api/jobs/dead", Read, H::JobsRoute(JobsRoute::Dead)),
+    rule(
+        "POST",
+        "/api/jobs/redrive",
+        Write,
+        H::JobsRoute(JobsRoute::Redrive),
+    ),
+    rule(
+        "GET",
+        "/api/jobs/batches/{id}",
+        Read,
+        H::JobsRoute(JobsRoute::Batch),
+    ),
+    rule("GET", "/api/jobs/{id}", Read, H::JobsRoute(JobsRoute::Get)),
+    rule(
+        "POST",
+        "/api/jobs/{id}/retry",
+        Write,
+        H::JobsRoute(JobsRoute::Retry),
+    ),
+    rule(
+        "GET",
+        "/api/jobs/{id}/events",
+        Read,
+        H::JobsRoute(JobsRoute::Events),
+    ),
+    rule(
+        "POST",
+        "/api/admin/jobs/sweep",
+        Admin,
+        H::JobsRoute(JobsRoute::Sweep),
+    ),
     // administration
-    rule("GET", "/api/keys", Admin),
-    rule("POST", "/api/keys", Admin),
-    rule("DELETE", "/api/keys/{id}", Admin),
-    rule("GET", "/api/admin/audit", Admin),
-    rule("GET", "/api/settings", Read),
-    rule("PUT", "/api/settings", Admin),
-    // users (accounts that log in); /api/auth/* is public, see PUBLIC
-    rule("GET", "/api/users", Admin),
-    rule("PATCH", "/api/users/{id}", Admin),
-    rule("DELETE", "/api/users/{id}", Admin),
+    rule("GET", "/api/keys", Admin, H::KeysRoute(KeysRoute::List)),
+    rule("POST", "/api/keys", Admin, H::KeysRoute(KeysRoute::Create)),
+    rule(
+        "DELETE",
+        "/api/keys/{id}",
+        Admin,
+        H::KeysRoute(KeysRoute::Delete),
+    ),
+    rule(
+        "GET",
+        "/api/admin/audit",
+        Admin,
+        H::KeysRoute(KeysRoute::Audit),
+    ),
+    rule(
+        "GET",
+        "/api/settings",
+        Read,
+        H::SettingsRoute(SettingsRoute::Get),
+    ),
+    rule(
+        "PUT",
+        "/api/settings",
+        Admin,
+        H::SettingsRoute(SettingsRoute::Put),
+    ),
     // operations
-    rule("GET", "/metrics", Admin),
-];
-
-/// Routes the table does not check: health, logging in, registering (which
-/// checks for itself whether the deployment requires an admin, see
-/// `lode_auth::users::Registration`), and a session's own password and
-/// sign-out, which need a user's session token whatever its scopes (the
-/// handler checks it). Method and pattern.
-pub const PUBLIC: &[(&str, &str)] = &[
-    ("GET", "/health"),
-    ("POST", "/api/auth/login"),
-    ("POST", "/api/auth/register"),
-    ("POST", "/api/auth/password"),
-    ("POST", "/api/auth/logout"),
+    rule(
+        "GET",
+        "/metrics",
+        Admin,
+        H::MetricsRoute(MetricsRoute::Scrape),
+    ),
 ];
 
 /// The methods served on `path` (for `Allow` and CORS preflights); empty
 /// when no route matches.
 pub fn methods(path: &str) -> Vec<&'static str> {
-    let mut out: Vec<&'static str> = PUBLIC
+    ROUTES
         .iter()
-        .filter(|(_, p)| Pattern(p).matches(path).is_some())
-        .map(|(m, _)| *m)
-        .collect();
-    for r in RULES {
-        if Pattern(r.pattern).matches(path).is_some() && !shadowed(r.pattern, path) {
-            out.push(r.method);
-        }
-    }
-    out
+        .filter(|r| Pattern(r.pattern).matches(path).is_some() && !shadowed(r.pattern, path))
+        .map(|r| r.method)
+        .collect()
 }
 
 /// The route pattern `method path` is served by, as a metrics label: never
 /// the path itself, whose ids would make a series per document.
 pub fn label(method: &str, path: &str) -> &'static str {
-    if let Some((_, p)) = PUBLIC
-        .iter()
-        .find(|(m, p)| *m == method && Pattern(p).matches(path).is_some())
-    {
-        return p;
+    match find(method, path) {
+        Ok((r, _)) => r.pattern,
+        // A refused method still counts under the path's pattern.
+        Err(_) => ROUTES
+            .iter()
+            .find(|r| Pattern(r.pattern).matches(path).is_some() && !shadowed(r.pattern, path))
+            .map_or("unmatched", |r| r.pattern),
     }
-    RULES
-        .iter()
-        .find(|r| Pattern(r.pattern).matches(path).is_some() && !shadowed(r.pattern, path))
-        .map(|r| r.pattern)
-        .unwrap_or("unmatched")
 }
 
-/// The route `method` on `path` is, matched by pattern (so
-/// `/api/documents/upload/` is the upload route, with its scope and
+/// The route `method` on `path` is, and its captures, matched by pattern
+/// (so `/api/documents/upload/` is the upload route, with its scope and
 /// budget): 404 when no pattern matches, 405 (naming the allowed methods)
 /// when the path matches but the method does not.
-pub fn rule_for(method: &str, path: &str) -> Result<&'static Rule, ApiError> {
+pub fn find(method: &str, path: &str) -> Result<(&'static Route, Params), ApiError> {
     let mut allowed: Vec<&str> = Vec::new();
-    for r in RULES {
+    for r in ROUTES {
         // A literal segment wins over a `{name}` one (`/api/jobs/dead` is
         // not job "dead"): only the first pattern shape that matches counts.
-        if Pattern(r.pattern).matches(path).is_none() || shadowed(r.pattern, path) {
+        let Some(params) = Pattern(r.pattern).matches(path) else {
+            continue;
+        };
+        if shadowed(r.pattern, path) {
             continue;
         }
         if r.method == method {
-            return Ok(r);
+            return Ok((r, params));
         }
         allowed.push(r.method);
     }
@@ -182,7 +429,7 @@ pub fn rule_for(method: &str, path: &str) -> Result<&'static Rule, ApiError> {
 /// True when a more literal pattern than `pattern` also matches `path`.
 fn shadowed(pattern: &str, path: &str) -> bool {
     let literal = |p: &str| p.split('/').filter(|s| !s.starts_with('{')).count();
-    RULES.iter().any(|other| {
+    ROUTES.iter().any(|other| {
         other.pattern != pattern
             && literal(other.pattern) > literal(pattern)
             && Pattern(other.pattern).matches(path).is_some()
@@ -195,7 +442,7 @@ mod tests {
 
     /// The scope `method` on `path` needs.
     fn required_scope(method: &str, path: &str) -> Result<Scope, ApiError> {
-        rule_for(method, path).map(|r| r.scope)
+        find(method, path).map(|(r, _)| r.scope.expect("authenticated"))
     }
 
     #[test]
@@ -206,15 +453,15 @@ mod tests {
             "/api/documents/",
         ] {
             assert_eq!(
-                rule_for("POST", path).unwrap().budget,
+                find("POST", path).unwrap().0.budget,
                 Budget::Ingest,
                 "{path}"
             );
         }
-        assert_eq!(rule_for("POST", "/api/chat/").unwrap().budget, Budget::Llm);
-        assert_eq!(rule_for("POST", "/api/search").unwrap().budget, Budget::Api);
+        assert_eq!(find("POST", "/api/chat/").unwrap().0.budget, Budget::Llm);
+        assert_eq!(find("POST", "/api/search").unwrap().0.budget, Budget::Api);
         assert_eq!(
-            rule_for("PUT", "/api/documents/d1/").unwrap().budget,
+            find("PUT", "/api/documents/d1/").unwrap().0.budget,
             Budget::Api
         );
         // Only calls that reach a model spend the LLM budget.
@@ -225,14 +472,36 @@ mod tests {
             ("GET", "/api/tools", Budget::Api),
             ("GET", "/api/conversations/c1", Budget::Api),
         ] {
-            assert_eq!(rule_for(method, path).unwrap().budget, budget, "{path}");
+            assert_eq!(find(method, path).unwrap().0.budget, budget, "{path}");
         }
     }
 
     #[test]
+    fn every_handler_serves_one_route() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert_ne!(a.handler, b.handler, "{} and {}", a.pattern, b.pattern);
+            }
+        }
+        let (r, params) = find("GET", "/api/documents/d1/versions/3").unwrap();
+        assert_eq!(r.handler, Handler::DocumentsRoute(DocumentsRoute::Version));
+        assert_eq!((params.get("id"), params.get("version")), ("d1", "3"));
+        assert_eq!(r.handler.component(), "documents");
+        assert_eq!(SearchRoute::from_handler(r.handler), None);
+        let (r, _) = find("POST", "/api/documents/upload").unwrap();
+        assert_eq!(r.body, Body::Upload);
+        assert!(
+            !find("POST", "/api/auth/login")
+                .unwrap()
+                .0
+                .is_authenticated()
+        );
+    }
+
+    #[test]
     fn every_route_has_one_scope_per_method() {
-        for (i, a) in RULES.iter().enumerate() {
-            for b in &RULES[i + 1..] {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
                 assert!(
                     (a.method, a.pattern) != (b.method, b.pattern),
                     "{} {} is listed twice",
