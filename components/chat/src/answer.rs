@@ -6,10 +6,11 @@ use futures::SinkExt;
 use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 use lode_api::ApiError;
 use lode_auth::Principal;
+use lode_common::Llm;
 use lode_common::{Reply, SpinSql};
 use lode_llm::chat::{Delta, Message, Role};
+use lode_llm::client::{Answer, Ask};
 use lode_llm::registry::Strategy;
-use lode_llm_client::{Answer, Ask, Llm};
 use lode_rag::{Source, Verified};
 use lode_store::ids::now_ms;
 use lode_store::{Conversations, Tenant};
@@ -189,7 +190,7 @@ pub async fn chat(sql: SpinSql, who: Principal, body: ChatBody) -> Result<Served
 
 /// Rewrite a follow-up, retrieve, and build the grounded prompt.
 pub async fn prepare(sql: SpinSql, tenant: Tenant, q: Question) -> Result<Prepared, ApiError> {
-    let llm = Llm::load().await?;
+    let llm = lode_common::llm().await?;
     let query = match q.history.is_empty() {
         true => q.question.clone(),
         false => rewrite(&llm, &sql, &tenant, &q.ask, &q.question, &q.history).await,
@@ -237,10 +238,7 @@ async fn rewrite(
             lode_rag::parse_rewrite(&a.response.content).unwrap_or_else(|| question.to_string())
         }
         Err(e) => {
-            lode_common::log_warn!(
-                "query rewrite failed, searching with the question: {}",
-                e.message
-            );
+            lode_common::log_warn!("query rewrite failed, searching with the question: {e}");
             question.to_string()
         }
     }
@@ -377,7 +375,7 @@ pub async fn stream(p: Prepared, framing: impl Framing) -> Result<Served, ApiErr
                         }
                         Ok(_) => {}
                         Err(e) => {
-                            failed = Some(e);
+                            failed = Some(ApiError::from(e));
                             break;
                         }
                     }

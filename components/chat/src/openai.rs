@@ -20,9 +20,10 @@ use futures::SinkExt;
 use http_body_util::BodyExt;
 use lode_api::ApiError;
 use lode_auth::Principal;
+use lode_common::Llm;
 use lode_common::{Reply, SpinSql};
 use lode_llm::chat::{Delta, FinishReason, Message, Role, Tool, ToolCall};
-use lode_llm_client::{Ask, Llm};
+use lode_llm::client::Ask;
 use lode_store::ids::{new_id, now_ms};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
@@ -41,7 +42,7 @@ const DEFAULT_MAX_TOKENS: u32 = 1024;
 
 /// `GET /v1/models`.
 pub async fn models() -> Result<Reply, ApiError> {
-    let llm = Llm::load().await?;
+    let llm = lode_common::llm().await?;
     let created = 1_767_225_600; // fixed: the models carry no creation date
     let mut data =
         vec![json!({"id": RAG_MODEL, "object": "model", "created": created, "owned_by": "lode"})];
@@ -187,7 +188,7 @@ pub async fn completions(
         model: Some(body.model.clone()),
         ..ask
     };
-    let llm = Llm::load().await?;
+    let llm = lode_common::llm().await?;
     if !body.stream {
         let a = llm.complete(&sql, &who.tenant, &ask).await?;
         let payload = json!({
@@ -238,13 +239,13 @@ async fn proxy_stream(
             }
         }
         let last = match failed {
-            Some(e) => framing.error(&e),
+            Some(e) => framing.error(&e.into()),
             None => match llm.finish_stream(&sql, &who.tenant, s).await {
                 Ok(a) => framing.done(&json!({
                     "finish_reason": a.response.finish_reason,
                     "usage": a.response.usage,
                 })),
-                Err(e) => framing.error(&e),
+                Err(e) => framing.error(&e.into()),
             },
         };
         let _ = tx.send(last).await;

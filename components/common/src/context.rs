@@ -114,6 +114,7 @@ fn update(change: impl FnOnce(&mut Context)) {
 /// Run `fut` as one request: with a context of its own (empty until
 /// [`begin`]), never seeing or changing a concurrent request's.
 pub fn scope<F: Future>(fut: F) -> Scoped<F> {
+    crate::log::install();
     Scoped {
         ctx: Some(Context {
             component: "",

@@ -19,6 +19,7 @@ use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::sqlite;
 use spin_sdk::wasip3::http_compat::IncomingRequestBody;
 
+mod caps;
 pub mod context;
 pub mod http;
 pub mod job;
@@ -26,6 +27,7 @@ pub mod log;
 pub mod metrics;
 pub mod rate;
 mod wake;
+pub use caps::SpinHost;
 pub use http::handle;
 pub use lode_auth::routes;
 pub use wake::wake;
@@ -276,6 +278,14 @@ pub async fn optional_variable(name: &str) -> Option<String> {
             .insert(name.to_string(), value.clone());
     }
     value
+}
+
+/// The LLM client over this component's capabilities (`lode_llm::client`).
+pub type Llm = lode_llm::client::Llm<SpinHost>;
+
+/// The configured providers (the `llm_*` variables), ready to call.
+pub async fn llm() -> Result<Llm, ApiError> {
+    Ok(Llm::load(SpinHost, context::request_id()).await?)
 }
 
 /// The request's default store, opened and migrated by its first caller and

@@ -64,3 +64,43 @@ macro_rules! log_info {
         $crate::log::line("info", env!("CARGO_PKG_NAME"), "info", $crate::__serde_json::json!({"msg": format!($($arg)*)}))
     };
 }
+
+/// Lines that crates write through the `log` facade (`log::warn!`), in the
+/// same shape as the component's own: the crate named, the request's id.
+struct Bridge;
+
+impl log::Log for Bridge {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let (level, event) = match record.level() {
+            log::Level::Error => ("error", "error"),
+            log::Level::Warn => ("warn", "warning"),
+            _ => ("info", "info"),
+        };
+        let krate = record.target().split("::").next().unwrap_or("lode");
+        let krate = krate.replace('_', "-");
+        line(
+            level,
+            &krate,
+            event,
+            json!({"msg": record.args().to_string()}),
+        );
+    }
+
+    fn flush(&self) {}
+}
+
+static BRIDGE: Bridge = Bridge;
+
+/// Route the `log` facade to [`line`] (once per instance; later calls are free).
+pub fn install() {
+    if log::set_logger(&BRIDGE).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
+}

@@ -7,9 +7,10 @@
 //! enough to answer in the request or must go through the job queue (#4).
 
 use lode_api::{ApiError, ErrorCode};
+use lode_common::Llm;
 use lode_common::SpinSql;
+use lode_llm::client::Ask;
 use lode_llm::registry::Strategy;
-use lode_llm_client::{Ask, Llm};
 use lode_store::ids::sha256_hex;
 use lode_store::{Tenant, ToolResults};
 use lode_tools::{Tool, ToolError};
@@ -50,7 +51,7 @@ impl Plan {
         model: Option<String>,
         strategy: Option<Strategy>,
     ) -> Result<Plan, ApiError> {
-        let llm = Llm::load().await?;
+        let llm = lode_common::llm().await?;
         let ask = Ask {
             model,
             strategy,

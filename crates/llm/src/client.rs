@@ -1,32 +1,60 @@
-//! Calling LLM providers from a Spin component.
+//! Calling LLM providers, over the host's capabilities
+//! (`lode_capabilities`): the same code runs in a Spin component (over
+//! `spin_sdk`, see `lode_common::llm`) and in native tests (real sockets).
 //!
-//! The registry (`lode_llm::registry`) comes from the Spin variable
-//! `llm_registry`; each provider's key from the secret variable it names.
-//! A request walks the fallback chain: providers without a key or with an
-//! open circuit are skipped; each candidate gets a few attempts with
-//! exponential backoff and jitter (honouring `Retry-After`) on 408, 429, 5xx
-//! and network errors; a failure moves on to the next candidate. Every call
-//! is counted per tenant (`llm_usage`), failures included, and updates the
-//! provider's circuit breaker in the key-value store. A streamed answer falls
-//! back only before its first byte: after that, the client already has text.
+//! The registry comes from the variable `llm_registry`; each provider's key
+//! from the secret variable it names. A request walks the fallback chain:
+//! providers without a key or with an open circuit are skipped; each
+//! candidate gets a few attempts with exponential backoff and jitter
+//! (honouring `Retry-After`) on 408, 429, 5xx and network errors; a failure
+//! moves on to the next candidate. Every call is counted per tenant
+//! (`llm_usage`), failures included, and updates the provider's circuit
+//! breaker (per tenant) in the key-value store. A streamed answer falls back
+//! only before its first byte: after that, the client already has text.
 
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use lode_api::{ApiError, ErrorCode};
-use lode_common::SpinSql;
-use lode_llm::chat::{ChatRequest, ChatResponse, Delta, Message, StreamDecoder, Tool};
-use lode_llm::circuit::{Circuit, Policy};
-use lode_llm::registry::{
-    Candidate, Capability, Model, Provider, Registry, RegistryError, Strategy,
-};
-use lode_llm::sse::SseParser;
+use lode_capabilities::{KeyValue, Outbound, OutboundRequest, ResponseBody, SendError, Variables};
 use lode_retry::Backoff;
 use lode_store::ids::{jitter, now_ms};
-use lode_store::{Call, Tenant, Usage};
-use spin_sdk::wasip3::http::types::RequestOptions;
-use spin_sdk::wasip3::http_compat::{IncomingResponseBody, RequestOptionsExtension};
+use lode_store::{Call, Ceiling, Quota, Settings, Sql, Tenant, Usage};
+
+use crate::chat::{ChatRequest, ChatResponse, Delta, Message, StreamDecoder, Tool};
+use crate::circuit::{Circuit, Policy};
+use crate::registry::{Candidate, Capability, Model, Provider, Registry, RegistryError, Strategy};
+use crate::sse::SseParser;
+
+/// Why no answer came.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LlmError {
+    /// The model asked for is not in the registry.
+    #[error("model {0:?} does not exist")]
+    ModelNotFound(String),
+    /// No configured provider could answer (none configured, every circuit
+    /// open, every candidate failed), or the configuration is wrong.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The provider's answer broke off or could not be read.
+    #[error("{0}")]
+    BadGateway(String),
+    /// The store refused (the tenant's LLM quota) or failed.
+    #[error(transparent)]
+    Store(#[from] ApiError),
+}
+
+impl From<LlmError> for ApiError {
+    fn from(e: LlmError) -> ApiError {
+        match e {
+            LlmError::ModelNotFound(name) => ApiError::model_not_found(&name),
+            LlmError::Unavailable(m) => ApiError::new(ErrorCode::Unavailable, m),
+            LlmError::BadGateway(m) => ApiError::new(ErrorCode::BadGateway, m),
+            LlmError::Store(e) => e,
+        }
+    }
+}
 
 /// What to ask an LLM.
 #[derive(Debug, Clone, Default)]
@@ -58,33 +86,44 @@ pub struct Answer {
     pub cost_usd: f64,
 }
 
-/// The configured providers, ready to call.
-pub struct Llm {
+/// The configured providers, ready to call through `host`.
+pub struct Llm<H> {
+    host: H,
     registry: Registry,
     policy: Policy,
     backoff: Backoff,
     timeout: Duration,
+    /// Sent as `x-request-id`, so the provider's logs name Lode's request.
+    request_id: String,
 }
 
 /// Attempts per candidate before moving down the chain.
 const ATTEMPTS: u32 = 3;
 
-impl Llm {
+/// A numeric variable; missing or not a number is a deployment mistake.
+async fn number<T: std::str::FromStr>(vars: &impl Variables, name: &str) -> Result<T, LlmError> {
+    let text = vars.variable(name).await.unwrap_or_default();
+    text.trim()
+        .parse()
+        .map_err(|_| LlmError::Unavailable(format!("variable {name} is not a number: {text:?}")))
+}
+
+impl<H: Outbound + KeyValue + Variables> Llm<H> {
     /// Read `llm_registry`, `llm_timeout_secs`, `llm_circuit_threshold` and
-    /// `llm_circuit_cooldown_secs`.
-    pub async fn load() -> Result<Llm, ApiError> {
-        let json = lode_common::variable("llm_registry").await?;
+    /// `llm_circuit_cooldown_secs` through `host`.
+    pub async fn load(host: H, request_id: String) -> Result<Llm<H>, LlmError> {
+        let json = host.variable("llm_registry").await.unwrap_or_default();
         let registry = Registry::parse(&json).map_err(|e| {
-            lode_common::log_error!("{e}");
-            ApiError::new(
-                ErrorCode::Unavailable,
-                "the LLM registry (variable llm_registry) is invalid; see the log",
+            log::error!("{e}");
+            LlmError::Unavailable(
+                "the LLM registry (variable llm_registry) is invalid; see the log".into(),
             )
         })?;
-        let secs: u64 = lode_common::number_variable("llm_timeout_secs").await?;
-        let threshold: u32 = lode_common::number_variable("llm_circuit_threshold").await?;
-        let cool_down: i64 = lode_common::number_variable("llm_circuit_cooldown_secs").await?;
+        let secs: u64 = number(&host, "llm_timeout_secs").await?;
+        let threshold: u32 = number(&host, "llm_circuit_threshold").await?;
+        let cool_down: i64 = number(&host, "llm_circuit_cooldown_secs").await?;
         Ok(Llm {
+            host,
             registry,
             policy: Policy {
                 threshold: threshold.max(1),
@@ -96,6 +135,7 @@ impl Llm {
                 cap: Duration::from_secs(10),
             },
             timeout: Duration::from_secs(secs.max(1)),
+            request_id,
         })
     }
 
@@ -120,12 +160,12 @@ impl Llm {
     }
 
     /// Ask and wait for the whole answer.
-    pub async fn complete(
+    pub async fn complete<S: Sql>(
         &self,
-        sql: &SpinSql,
+        sql: &S,
         tenant: &Tenant,
         ask: &Ask,
-    ) -> Result<Answer, ApiError> {
+    ) -> Result<Answer, LlmError> {
         self.first_answer(sql, tenant, ask, false, async |c, response| {
             let body = read_body(response).await?;
             let parsed = c
@@ -139,18 +179,18 @@ impl Llm {
     }
 
     /// Ask for a streamed answer: the first candidate that answers 2xx.
-    pub async fn stream(
+    pub async fn stream<S: Sql>(
         &self,
-        sql: &SpinSql,
+        sql: &S,
         tenant: &Tenant,
         ask: &Ask,
-    ) -> Result<Stream, ApiError> {
+    ) -> Result<Stream<H::Body>, LlmError> {
         self.first_answer(sql, tenant, ask, true, async |c, response| {
             Ok(Stream {
                 body: response.into_body(),
                 parser: SseParser::new(),
                 decoder: StreamDecoder::new(c.provider.protocol),
-                pending: std::collections::VecDeque::new(),
+                pending: VecDeque::new(),
                 model: c.model.clone(),
                 provider: c.provider.name.clone(),
                 ended: false,
@@ -161,22 +201,16 @@ impl Llm {
 
     /// Walk the fallback chain: the first candidate whose 2xx response
     /// `accept` takes; every failure is counted against its provider.
-    async fn first_answer<T>(
+    async fn first_answer<S: Sql, T>(
         &self,
-        sql: &SpinSql,
+        sql: &S,
         tenant: &Tenant,
         ask: &Ask,
         stream: bool,
-        mut accept: impl AsyncFnMut(
-            &Candidate<'_>,
-            http::Response<IncomingResponseBody>,
-        ) -> Result<T, CallError>,
-    ) -> Result<T, ApiError> {
+        mut accept: impl AsyncFnMut(&Candidate<'_>, http::Response<H::Body>) -> Result<T, CallError>,
+    ) -> Result<T, LlmError> {
         // The tenant's daily LLM allowance is checked before every call.
-        lode_common::quota(sql, tenant)
-            .await?
-            .admit_llm(now_ms())
-            .await?;
+        self.quota(sql, tenant).await?.admit_llm(now_ms()).await?;
         let keys = self.keys().await;
         let chain = self.chain(tenant, ask, &needed(ask, stream), &keys).await?;
         let mut failures = Vec::new();
@@ -191,22 +225,47 @@ impl Llm {
             let result = if outcome.is_ok() { "ok" } else { "error" };
             let labels = [("provider", c.provider.name.as_str()), ("outcome", result)];
             let secs = started.elapsed().as_secs_f64();
-            lode_common::metrics::observe_in(sql, lode_metrics::LLM_DURATION, &labels, secs).await;
+            if let Err(e) =
+                lode_metrics::observe(sql, lode_metrics::LLM_DURATION, &labels, secs).await
+            {
+                log::warn!("metric lode_llm_request_duration_seconds not recorded: {e}");
+            }
             match outcome {
                 Ok(answer) => return Ok(answer),
                 Err(e) => failures.push(self.failed(sql, tenant, &c, e, &key).await),
             }
         }
-        Err(all_failed(&failures))
+        Err(LlmError::Unavailable(format!(
+            "no LLM provider answered: {}",
+            failures.join("; ")
+        )))
+    }
+
+    /// The tenant's quotas in force: its settings under the operator's
+    /// ceiling (the `tenant_ceiling` variable).
+    async fn quota<'a, S: Sql>(
+        &self,
+        sql: &'a S,
+        tenant: &'a Tenant,
+    ) -> Result<Quota<'a, S>, LlmError> {
+        let text = self
+            .host
+            .variable("tenant_ceiling")
+            .await
+            .unwrap_or_default();
+        let ceiling = Ceiling::parse(&text).map_err(LlmError::Unavailable)?;
+        let settings = Settings::new(sql, tenant).get().await?.settings;
+        let (_, quotas) = settings.in_force(&ceiling);
+        Ok(Quota::new(sql, tenant, quotas))
     }
 
     /// Count a finished stream and close its provider's circuit.
-    pub async fn finish_stream(
+    pub async fn finish_stream<S: Sql>(
         &self,
-        sql: &SpinSql,
+        sql: &S,
         tenant: &Tenant,
-        stream: Stream,
-    ) -> Result<Answer, ApiError> {
+        stream: Stream<H::Body>,
+    ) -> Result<Answer, LlmError> {
         let model = self
             .registry
             .model(&stream.model.name)
@@ -216,7 +275,9 @@ impl Llm {
             .registry
             .provider(&stream.provider)
             .cloned()
-            .ok_or_else(ApiError::internal)?;
+            .ok_or_else(|| {
+                LlmError::Unavailable(format!("provider {} is gone", stream.provider))
+            })?;
         let c = Candidate {
             model: &model,
             provider: &provider,
@@ -227,22 +288,19 @@ impl Llm {
     }
 
     /// Keys of the providers that have one (or need none), by provider name.
-    async fn keys(&self) -> std::collections::HashMap<String, String> {
-        let mut keys = std::collections::HashMap::new();
+    async fn keys(&self) -> HashMap<String, String> {
+        let mut keys = HashMap::new();
         for p in &self.registry.providers {
             match &p.key_variable {
                 None => {
                     keys.insert(p.name.clone(), String::new());
                 }
-                Some(var) => match spin_sdk::variables::get(var).await {
-                    Ok(k) if !k.trim().is_empty() => {
+                Some(var) => match self.host.variable(var).await {
+                    Some(k) if !k.trim().is_empty() => {
                         keys.insert(p.name.clone(), k.trim().to_string());
                     }
-                    Ok(_) => {} // no key configured: the provider is skipped
-                    Err(e) => lode_common::log_error!(
-                        "provider {}: variable {var:?} unavailable: {e:?}",
-                        p.name
-                    ),
+                    Some(_) => {} // no key configured: the provider is skipped
+                    None => log::error!("provider {}: variable {var:?} unavailable", p.name),
                 },
             }
         }
@@ -254,12 +312,12 @@ impl Llm {
         tenant: &Tenant,
         ask: &Ask,
         needed: &[Capability],
-        keys: &std::collections::HashMap<String, String>,
-    ) -> Result<Vec<Candidate<'a>>, ApiError> {
+        keys: &HashMap<String, String>,
+    ) -> Result<Vec<Candidate<'a>>, LlmError> {
         let now = now_ms();
-        let mut closed = std::collections::HashSet::new();
+        let mut closed = HashSet::new();
         for p in &self.registry.providers {
-            if circuit(tenant, &p.name).await.allows(now, self.policy) {
+            if self.circuit(tenant, &p.name).await.allows(now, self.policy) {
                 closed.insert(p.name.clone());
             }
         }
@@ -271,8 +329,8 @@ impl Llm {
                 |p: &Provider| keys.contains_key(&p.name) && closed.contains(&p.name),
             )
             .map_err(|e| match e {
-                RegistryError::UnknownModel(name) => ApiError::model_not_found(&name),
-                other => ApiError::new(ErrorCode::Unavailable, other.to_string()),
+                RegistryError::UnknownModel(name) => LlmError::ModelNotFound(name),
+                other => LlmError::Unavailable(other.to_string()),
             })
     }
 
@@ -282,7 +340,7 @@ impl Llm {
         provider: &Provider,
         key: &str,
         request: &ChatRequest,
-    ) -> Result<http::Response<IncomingResponseBody>, CallError> {
+    ) -> Result<http::Response<H::Body>, CallError> {
         let url = format!(
             "{}{}",
             provider.base_url.trim_end_matches('/'),
@@ -322,7 +380,7 @@ impl Llm {
                 .backoff
                 .delay(attempt, retry_after.as_deref(), jitter())
             {
-                Some(wait) => spin_sdk::time::sleep(wait).await,
+                Some(wait) => self.host.sleep(wait).await,
                 None => return Err(error),
             }
             attempt += 1;
@@ -335,53 +393,43 @@ impl Llm {
         provider: &Provider,
         key: &str,
         body: Bytes,
-    ) -> Result<http::Response<IncomingResponseBody>, CallError> {
+    ) -> Result<http::Response<H::Body>, CallError> {
         let mut builder = http::Request::post(url)
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
             .header("user-agent", "Lode/0.1");
-        // The provider's logs (and its support) can then name Lode's request.
-        let request_id = lode_common::context::request_id();
-        if !request_id.is_empty() {
-            builder = builder.header("x-request-id", request_id);
+        if !self.request_id.is_empty() {
+            builder = builder.header("x-request-id", &self.request_id);
         }
         for (name, value) in provider.protocol.headers(key) {
             builder = builder.header(name, value);
         }
-        let mut request = builder
-            .body(Full::new(body))
+        let request = builder
+            .body(body)
             .map_err(|e| CallError::Fatal(format!("{url}: {e}")))?;
-        let options = RequestOptions::new();
-        let nanos = self.timeout.as_nanos() as u64;
-        // A host that cannot set a timeout still sends the request.
-        let _ = options.set_connect_timeout(Some(nanos.min(10_000_000_000)));
-        let _ = options.set_first_byte_timeout(Some(nanos));
-        let _ = options.set_between_bytes_timeout(Some(nanos));
-        request
-            .extensions_mut()
-            .insert(RequestOptionsExtension(options));
-        spin_sdk::http::send(request).await.map_err(|e| {
-            use spin_sdk::wasip3::http::types::ErrorCode as E;
-            match e {
-                E::HttpRequestDenied => CallError::Fatal(format!(
-                    "{url} is not in this component's allowed_outbound_hosts"
-                )),
-                other => CallError::Transient(format!("{url}: {other}")),
-            }
+        let out = OutboundRequest {
+            request,
+            timeout: self.timeout,
+        };
+        self.host.send(out).await.map_err(|e| match e {
+            SendError::Denied(_) => CallError::Fatal(format!(
+                "{url} is not in this component's allowed_outbound_hosts"
+            )),
+            SendError::Failed(m) => CallError::Transient(m),
         })
     }
 
-    async fn succeeded(
+    async fn succeeded<S: Sql>(
         &self,
-        sql: &SpinSql,
+        sql: &S,
         tenant: &Tenant,
         c: &Candidate<'_>,
         response: ChatResponse,
     ) -> Answer {
-        let mut state = circuit(tenant, &c.provider.name).await;
+        let mut state = self.circuit(tenant, &c.provider.name).await;
         if state != Circuit::default() {
             state.succeeded();
-            save_circuit(tenant, &c.provider.name, &state).await;
+            self.save_circuit(tenant, &c.provider.name, &state).await;
         }
         let cost = c
             .model
@@ -395,7 +443,7 @@ impl Llm {
             failed: false,
         };
         if let Err(e) = Usage::new(sql, tenant).record(&call, now_ms()).await {
-            lode_common::log_error!("usage not recorded: {}", e.message);
+            log::error!("usage not recorded: {}", e.message);
         }
         Answer {
             response,
@@ -406,9 +454,9 @@ impl Llm {
     }
 
     /// Count a failed candidate; its message (key redacted) for the final error.
-    async fn failed(
+    async fn failed<S: Sql>(
         &self,
-        sql: &SpinSql,
+        sql: &S,
         tenant: &Tenant,
         c: &Candidate<'_>,
         e: CallError,
@@ -418,9 +466,9 @@ impl Llm {
         // connections: what `Transient` holds) count against its circuit;
         // a request it refused (4xx) says nothing about its health.
         if let CallError::Transient(_) = &e {
-            let mut state = circuit(tenant, &c.provider.name).await;
+            let mut state = self.circuit(tenant, &c.provider.name).await;
             state.failed(now_ms(), self.policy);
-            save_circuit(tenant, &c.provider.name, &state).await;
+            self.save_circuit(tenant, &c.provider.name, &state).await;
         }
         let call = Call {
             provider: &c.provider.name,
@@ -431,7 +479,7 @@ impl Llm {
             failed: true,
         };
         if let Err(e) = Usage::new(sql, tenant).record(&call, now_ms()).await {
-            lode_common::log_error!("usage not recorded: {}", e.message);
+            log::error!("usage not recorded: {}", e.message);
         }
         let mut message = match e {
             CallError::Transient(m) | CallError::Fatal(m) => m,
@@ -440,30 +488,45 @@ impl Llm {
             message = message.replace(key, "[redacted]");
         }
         let line = format!("{} ({}): {message}", c.model.name, c.provider.name);
-        lode_common::log_error!("LLM call failed: {line}");
+        log::error!("LLM call failed: {line}");
         line
+    }
+
+    /// A provider's breaker for `tenant` (closed if unknown or unreadable).
+    pub async fn circuit(&self, tenant: &Tenant, provider: &str) -> Circuit {
+        match self.host.get(&circuit_key(tenant, provider)).await {
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
+            _ => Circuit::default(),
+        }
+    }
+
+    async fn save_circuit(&self, tenant: &Tenant, provider: &str, state: &Circuit) {
+        let json = serde_json::to_vec(state).unwrap_or_default();
+        if let Err(e) = self.host.set(&circuit_key(tenant, provider), &json).await {
+            log::error!("circuit of {provider} not saved: {e}");
+        }
     }
 }
 
 /// A streamed answer being read.
-pub struct Stream {
-    body: IncomingResponseBody,
+pub struct Stream<B> {
+    body: B,
     parser: SseParser,
     decoder: StreamDecoder,
-    pending: std::collections::VecDeque<Delta>,
+    pending: VecDeque<Delta>,
     model: Model,
     provider: String,
     ended: bool,
 }
 
-impl Stream {
+impl<B: ResponseBody> Stream<B> {
     /// Lode's name of the model answering.
     pub fn model(&self) -> &str {
         &self.model.name
     }
 
     /// The next piece of the answer; `None` at the end.
-    pub async fn next(&mut self) -> Option<Result<Delta, ApiError>> {
+    pub async fn next(&mut self) -> Option<Result<Delta, LlmError>> {
         loop {
             if let Some(d) = self.pending.pop_front() {
                 return Some(Ok(d));
@@ -471,31 +534,24 @@ impl Stream {
             if self.ended || self.decoder.is_done() {
                 return None;
             }
-            match self.body.frame().await {
+            match self.body.chunk().await {
                 None => {
                     self.ended = true;
                     self.parser.finish();
                 }
                 Some(Err(e)) => {
                     self.ended = true;
-                    return Some(Err(ApiError::new(
-                        ErrorCode::BadGateway,
-                        format!("the LLM stream broke: {e}"),
-                    )));
+                    return Some(Err(LlmError::BadGateway(format!(
+                        "the LLM stream broke: {e}"
+                    ))));
                 }
-                Some(Ok(frame)) => {
-                    let Ok(data) = frame.into_data() else {
-                        continue;
-                    };
+                Some(Ok(data)) => {
                     for event in self.parser.push(&data) {
                         match self.decoder.decode(&event) {
                             Ok(deltas) => self.pending.extend(deltas),
                             Err(e) => {
                                 self.ended = true;
-                                return Some(Err(ApiError::new(
-                                    ErrorCode::BadGateway,
-                                    e.to_string(),
-                                )));
+                                return Some(Err(LlmError::BadGateway(e.to_string())));
                             }
                         }
                     }
@@ -536,23 +592,12 @@ fn chat_request(model: &Model, ask: &Ask, stream: bool) -> ChatRequest {
     }
 }
 
-async fn read_body(response: http::Response<IncomingResponseBody>) -> Result<Vec<u8>, CallError> {
-    let mut body = response.into_body();
-    let mut bytes = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| CallError::Transient(format!("reading the answer: {e}")))?;
-        if let Ok(data) = frame.into_data() {
-            bytes.extend_from_slice(&data);
-        }
-    }
-    Ok(bytes)
-}
-
-fn all_failed(failures: &[String]) -> ApiError {
-    ApiError::new(
-        ErrorCode::Unavailable,
-        format!("no LLM provider answered: {}", failures.join("; ")),
-    )
+async fn read_body<B: ResponseBody>(response: http::Response<B>) -> Result<Vec<u8>, CallError> {
+    response
+        .into_body()
+        .read_all()
+        .await
+        .map_err(|e| CallError::Transient(format!("reading the answer: {e}")))
 }
 
 /// Circuits are kept per tenant: what one tenant's requests make a provider
@@ -561,23 +606,5 @@ fn circuit_key(tenant: &Tenant, provider: &str) -> String {
     format!("llm-circuit:{}:{provider}", tenant.as_str())
 }
 
-/// A provider's breaker from the key-value store (closed if unknown or unreadable).
-pub async fn circuit(tenant: &Tenant, provider: &str) -> Circuit {
-    let Ok(store) = spin_sdk::key_value::Store::open_default().await else {
-        return Circuit::default();
-    };
-    match store.get(circuit_key(tenant, provider)).await {
-        Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
-        _ => Circuit::default(),
-    }
-}
-
-async fn save_circuit(tenant: &Tenant, provider: &str, state: &Circuit) {
-    let Ok(store) = spin_sdk::key_value::Store::open_default().await else {
-        return;
-    };
-    let json = serde_json::to_vec(state).unwrap_or_default();
-    if let Err(e) = store.set(circuit_key(tenant, provider), json).await {
-        lode_common::log_error!("circuit of {provider} not saved: {e:?}");
-    }
-}
+#[cfg(test)]
+mod tests;
