@@ -15,8 +15,8 @@ use lode_jobs::{Failure, Job, Step, ToolRequest, Work};
 use lode_llm::registry::Strategy;
 use lode_store::ids::now_ms;
 use lode_store::{Documents, Tenant};
-use lode_tool_run::{Plan, Progress};
 use lode_tools::Tool;
+use lode_tools::run::{Plan, Progress, RunError};
 use serde_json::{Value as Json, json};
 use spin_sdk::redis_subscriber;
 
@@ -41,20 +41,25 @@ async fn run(sql: &SpinSql, job: &Job, progress: &JobProgress<'_>) -> Result<Jso
     let tool = Tool::parse(&request.tool).map_err(|e| Failure::Permanent(e.to_string()))?;
     let strategy = strategy(request)?;
     let text = text(sql, &tenant, job, request).await.map_err(classify)?;
-    let plan = Plan::new(tool, &text, request.model.clone(), strategy)
-        .await
-        .map_err(classify)?;
+    let llm = lode_common::llm().await.map_err(classify)?;
+    let plan = Plan::new(llm, tool, &text, request.model.clone(), strategy);
     drop(text);
     let out = plan
         .run(sql, &tenant, &request.input, progress)
         .await
-        .map_err(classify)?;
+        .map_err(run_failure)?;
     let out = match (&request.document, &request.cache_key) {
-        (Some((id, version)), Some(key)) => {
-            lode_tool_run::store_on_document(sql, &tenant, (id, *version), tool, key, out, now_ms())
-                .await
-                .map_err(classify)?
-        }
+        (Some((id, version)), Some(key)) => lode_tools::run::store_on_document(
+            sql,
+            &tenant,
+            (id, *version),
+            tool,
+            key,
+            out,
+            now_ms(),
+        )
+        .await
+        .map_err(classify)?,
         _ => out,
     };
     progress
@@ -116,4 +121,12 @@ impl Progress for JobProgress<'_> {
 
 fn classify(e: ApiError) -> Failure {
     Failure::from_error(e)
+}
+
+/// A run's failure, retried when the run's own error says another attempt may succeed.
+fn run_failure(e: RunError) -> Failure {
+    match e.is_transient() {
+        true => Failure::Transient(e.to_string()),
+        false => Failure::Permanent(e.to_string()),
+    }
 }

@@ -18,7 +18,7 @@ use lode_jobs::{NewJob, Priority, ToolRequest};
 use lode_llm::registry::Strategy;
 use lode_store::ids::now_ms;
 use lode_store::{Documents, ToolResults};
-use lode_tool_run::{Plan, Quiet};
+use lode_tools::run::{Plan, Quiet};
 use lode_tools::{Tool, ToolError};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
@@ -177,7 +177,8 @@ impl<'a> Run<'a> {
     /// version and cache key a document run's result is stored under;
     /// `original`: the text a queued raw run keeps with its job.
     async fn go(self, text: &str, store: Option<(&str, i64, String)>) -> Result<Reply, ApiError> {
-        let plan = Plan::new(self.tool, text, self.model.clone(), self.strategy).await?;
+        let llm = lode_common::llm().await?;
+        let plan = Plan::new(llm, self.tool, text, self.model.clone(), self.strategy);
         let parts = plan.calls().saturating_sub(1).max(1);
         let queued = match self.mode {
             Mode::Queue => true,
@@ -213,7 +214,7 @@ impl<'a> Run<'a> {
         let out = plan.run(self.sql, tenant, &self.input, &Quiet).await?;
         let out = match store {
             Some((id, version, key)) => {
-                lode_tool_run::store_on_document(
+                lode_tools::run::store_on_document(
                     self.sql,
                     tenant,
                     (id, version),
@@ -283,7 +284,7 @@ async fn on_document(run: Run<'_>, id: &str, refresh: bool) -> Result<Reply, Api
         .await?
         .ok_or_else(|| ApiError::not_found("document"))?;
     let strategy = strategy_name(run.strategy);
-    let key = lode_tool_run::cache_key(&run.input, run.model.as_deref(), strategy.as_deref());
+    let key = lode_tools::run::cache_key(&run.input, run.model.as_deref(), strategy.as_deref());
     if !refresh {
         let stored = ToolResults::new(run.sql, tenant)
             .get(&doc.id, doc.version, run.tool.name(), &key)

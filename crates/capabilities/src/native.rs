@@ -3,7 +3,9 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -140,4 +142,141 @@ impl Publish for RedisPublish {
             .map_err(fail)?;
         Ok(())
     }
+}
+
+/// Every capability a component has, natively: what logic generic over
+/// the traits runs on in tests.
+#[derive(Debug)]
+pub struct NativeHost {
+    /// Outgoing HTTP.
+    pub http: UreqOutbound,
+    /// The key-value store.
+    pub kv: MemoryKeyValue,
+    /// The variables.
+    pub vars: MapVariables,
+}
+
+impl NativeHost {
+    /// `vars`, outbound HTTP to `origins` only, an empty store.
+    pub fn new(origins: &[&str], vars: &[(&str, &str)]) -> NativeHost {
+        NativeHost {
+            http: UreqOutbound::allowing(origins),
+            kv: MemoryKeyValue::default(),
+            vars: MapVariables::of(vars),
+        }
+    }
+}
+
+impl Outbound for NativeHost {
+    type Body = UreqBody;
+
+    async fn send(&self, r: OutboundRequest) -> Result<http::Response<UreqBody>, SendError> {
+        self.http.send(r).await
+    }
+
+    async fn sleep(&self, d: Duration) {
+        self.http.sleep(d).await
+    }
+}
+
+impl KeyValue for NativeHost {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CapabilityError> {
+        self.kv.get(key).await
+    }
+
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), CapabilityError> {
+        self.kv.set(key, value).await
+    }
+}
+
+impl Variables for NativeHost {
+    async fn variable(&self, name: &str) -> Option<String> {
+        self.vars.variable(name).await
+    }
+}
+
+/// One scripted answer of a [`Loopback`] server: status, extra headers, body.
+pub type Scripted = (u16, Vec<(String, String)>, String);
+
+/// A request a [`Loopback`] server received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Request line's path.
+    pub path: String,
+    /// The `Authorization` header ("" when absent).
+    pub authorization: String,
+    /// The body, as text.
+    pub body: String,
+}
+
+/// A real HTTP/1.1 server on loopback that answers each connection with
+/// the next scripted answer and records what it was sent: a provider's
+/// wire protocol, spoken for a test, with the client code unchanged.
+pub struct Loopback {
+    /// `http://127.0.0.1:PORT`.
+    pub origin: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Loopback {
+    /// Serve `script`, one answer per connection, then stop accepting.
+    pub fn start(script: Vec<Scripted>) -> Loopback {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let origin = format!("http://{}", listener.local_addr().expect("address"));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let record = received.clone();
+        std::thread::spawn(move || {
+            for (answer, stream) in script.into_iter().zip(listener.incoming()) {
+                let Ok(mut stream) = stream else { return };
+                let Ok(request) = read_request(&mut stream) else {
+                    continue;
+                };
+                record.lock().expect("lock").push(request);
+                let (status, headers, body) = answer;
+                let mut head = format!(
+                    "HTTP/1.1 {status} Scripted\r\ncontent-length: {}\r\nconnection: close\r\n",
+                    body.len()
+                );
+                for (n, v) in headers {
+                    head.push_str(&format!("{n}: {v}\r\n"));
+                }
+                let _ = stream.write_all(format!("{head}\r\n{body}").as_bytes());
+            }
+        });
+        Loopback { origin, received }
+    }
+
+    /// What it has been sent so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
+    }
+}
+
+fn read_request(stream: &mut std::net::TcpStream) -> std::io::Result<Received> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut first = String::new();
+    reader.read_line(&mut first)?;
+    let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+    let (mut length, mut authorization) = (0, String::new());
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap_or((line, ""));
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse().unwrap_or(0),
+            "authorization" => authorization = value.trim().to_string(),
+            _ => {}
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok(Received {
+        path,
+        authorization,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }

@@ -45,6 +45,22 @@ pub enum LlmError {
     Store(#[from] ApiError),
 }
 
+impl LlmError {
+    /// Whether asking again later may succeed (a queued job's retry): a
+    /// provider may recover; an unknown model will not appear, and a
+    /// refusal of the store (a spent quota) is the store's to classify.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            LlmError::Unavailable(_) | LlmError::BadGateway(_) => true,
+            LlmError::ModelNotFound(_) => false,
+            LlmError::Store(e) => matches!(
+                e.code,
+                ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::BadGateway
+            ),
+        }
+    }
+}
+
 impl From<LlmError> for ApiError {
     fn from(e: LlmError) -> ApiError {
         match e {

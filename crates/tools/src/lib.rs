@@ -1,12 +1,15 @@
 //! LLM tools as data. Each [`Tool`] has a name, JSON Schemas for its input
 //! and output, the prompt that asks a model for that output as JSON, and the
 //! check of what the model answered (a classifier's label must be one of
-//! the caller's labels, a sentiment one of four…). No I/O here: the `tools`
-//! component calls the model through `lode-llm-client` and stores results.
+//! the caller's labels, a sentiment one of four…). [`run`] calls the model
+//! (through `lode_llm::client`, over the host's capabilities) and stores
+//! results on documents.
 //!
 //! Texts longer than a model's context are summarised map-reduce style:
 //! [`plan_map`] cuts them into parts that fit, each part is summarised, and
 //! the summaries are summarised again ([`reduce_input`]) until one remains.
+
+pub mod run;
 
 use lode_llm::chat::{Message, Role};
 use serde_json::{Map, Value as Json, json};

@@ -2,12 +2,9 @@
 //! wire protocol, a real SQLite store and an in-memory key-value store:
 //! the code a component runs, natively.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-
-use lode_capabilities::native::{MapVariables, MemoryKeyValue, UreqOutbound};
-use lode_capabilities::{KeyValue, Outbound, OutboundRequest, SendError, Variables};
+use lode_capabilities::native::{
+    Loopback as Provider, NativeHost as Native, Scripted, UreqOutbound,
+};
 use lode_store::rusqlite_sql::RusqliteSql;
 use lode_store::usage::day;
 use lode_store::{Settings, Tenant, TenantSettings, Usage};
@@ -16,64 +13,9 @@ use serde_json::json;
 use super::*;
 use crate::chat::Message;
 
-/// One scripted answer: status, extra headers, body.
-type Scripted = (u16, Vec<(String, String)>, String);
-
-/// A provider on loopback: answers each request with the next scripted
-/// answer and records what it was sent.
-struct Provider {
-    origin: String,
-    seen: Arc<Mutex<Vec<(String, String)>>>,
-}
-
-impl Provider {
-    fn start(script: Vec<Scripted>) -> Provider {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let origin = format!("http://{}", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let record = seen.clone();
-        std::thread::spawn(move || {
-            for (answer, stream) in script.into_iter().zip(listener.incoming()) {
-                let mut stream = stream.unwrap();
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let (mut length, mut auth) = (0, String::new());
-                loop {
-                    let mut line = String::new();
-                    reader.read_line(&mut line).unwrap();
-                    let line = line.trim_end().to_string();
-                    if line.is_empty() {
-                        break;
-                    }
-                    let (name, value) = line.split_once(':').unwrap_or((&line, ""));
-                    match name.to_ascii_lowercase().as_str() {
-                        "content-length" => length = value.trim().parse().unwrap(),
-                        "authorization" => auth = value.trim().to_string(),
-                        _ => {}
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap();
-                record
-                    .lock()
-                    .unwrap()
-                    .push((auth, String::from_utf8(body).unwrap()));
-                let (status, headers, body) = answer;
-                let mut head = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
-                    body.len()
-                );
-                for (n, v) in headers {
-                    head.push_str(&format!("{n}: {v}\r\n"));
-                }
-                let _ = stream.write_all(format!("{head}\r\n{body}").as_bytes());
-            }
-        });
-        Provider { origin, seen }
-    }
-
-    fn requests(&self) -> usize {
-        self.seen.lock().unwrap().len()
-    }
+/// How many requests a provider has had.
+fn requests(p: &Provider) -> usize {
+    p.received().len()
 }
 
 fn ok(text: &str) -> Scripted {
@@ -87,38 +29,6 @@ fn ok(text: &str) -> Scripted {
 
 fn status(code: u16, body: &str) -> Scripted {
     (code, vec![], body.to_string())
-}
-
-/// The capabilities a component has, natively.
-struct Native {
-    http: UreqOutbound,
-    kv: MemoryKeyValue,
-    vars: MapVariables,
-}
-
-impl Outbound for Native {
-    type Body = <UreqOutbound as Outbound>::Body;
-    async fn send(&self, r: OutboundRequest) -> Result<http::Response<Self::Body>, SendError> {
-        self.http.send(r).await
-    }
-    async fn sleep(&self, d: Duration) {
-        self.http.sleep(d).await
-    }
-}
-
-impl KeyValue for Native {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, lode_capabilities::CapabilityError> {
-        self.kv.get(key).await
-    }
-    async fn set(&self, key: &str, value: &[u8]) -> Result<(), lode_capabilities::CapabilityError> {
-        self.kv.set(key, value).await
-    }
-}
-
-impl Variables for Native {
-    async fn variable(&self, name: &str) -> Option<String> {
-        self.vars.variable(name).await
-    }
 }
 
 /// Two providers in `manual` order ("first", then "second"), both allowed.
@@ -136,17 +46,16 @@ fn llm(first: &Provider, second: &Provider, threshold: u32) -> Llm<Native> {
         "fallback": ["first", "second"]
     });
     let threshold = threshold.to_string();
-    let host = Native {
-        http: UreqOutbound::allowing(&[&first.origin, &second.origin]),
-        kv: MemoryKeyValue::default(),
-        vars: MapVariables::of(&[
+    let host = Native::new(
+        &[&first.origin, &second.origin],
+        &[
             ("llm_registry", &registry.to_string()),
             ("llm_timeout_secs", "10"),
             ("llm_circuit_threshold", &threshold),
             ("llm_circuit_cooldown_secs", "60"),
             ("key_a", "sk-secret-a"),
-        ]),
-    };
+        ],
+    );
     RusqliteSql::block_on(Llm::load(host, "req_test".into())).unwrap()
 }
 
@@ -184,13 +93,13 @@ fn transient_failures_are_retried_then_the_chain_falls_back_and_every_call_is_co
     );
     assert_eq!(answer.response.content, "from b");
     // Three attempts at a, waits between them: Retry-After honoured first.
-    assert_eq!(a.requests(), 3);
+    assert_eq!(requests(&a), 3);
     let waits = llm.host.http.waits.borrow().clone();
     assert_eq!(waits.len(), 2, "{waits:?}");
     assert_eq!(waits[0], Duration::from_secs(2));
     // The key went to a, and only to a.
-    assert_eq!(a.seen.lock().unwrap()[0].0, "Bearer sk-secret-a");
-    assert_eq!(b.seen.lock().unwrap()[0].0, "");
+    assert_eq!(a.received()[0].authorization, "Bearer sk-secret-a");
+    assert_eq!(b.received()[0].authorization, "");
     let usage = today(&sql, &acme);
     assert_eq!((usage.requests, usage.failures), (2, 1));
     assert_eq!((usage.input_tokens, usage.output_tokens), (10, 5));
@@ -216,7 +125,7 @@ fn a_refused_request_is_not_retried_and_the_key_never_reaches_the_error() {
     };
     assert!(message.contains("[redacted]"), "{message}");
     assert!(!message.contains("sk-secret-a"), "{message}");
-    assert_eq!((a.requests(), b.requests()), (1, 1));
+    assert_eq!((requests(&a), requests(&b)), (1, 1));
     assert!(llm.host.http.waits.borrow().is_empty());
     // A 4xx says nothing about the provider's health.
     assert_eq!(
@@ -233,10 +142,10 @@ fn an_open_circuit_skips_its_provider_until_it_cools_down() {
     let b = Provider::start(vec![ok("one"), ok("two")]);
     let llm = llm(&a, &b, 1);
     RusqliteSql::block_on(llm.complete(&sql, &acme, &ask())).unwrap();
-    assert_eq!(a.requests(), 3);
+    assert_eq!(requests(&a), 3);
     let second = RusqliteSql::block_on(llm.complete(&sql, &acme, &ask())).unwrap();
     assert_eq!(second.response.content, "two");
-    assert_eq!(a.requests(), 3, "a's circuit is open: not called again");
+    assert_eq!(requests(&a), 3, "a's circuit is open: not called again");
 }
 
 #[test]
@@ -271,7 +180,7 @@ fn a_stream_is_decoded_as_it_arrives_and_counted_when_it_ends() {
         text
     });
     assert_eq!(text, "Hello");
-    assert!(a.seen.lock().unwrap()[0].1.contains("\"stream\":true"));
+    assert!(a.received()[0].body.contains("\"stream\":true"));
     assert_eq!(today(&sql, &acme).output_tokens, 2);
 }
 
@@ -284,7 +193,7 @@ fn a_host_outside_the_allow_list_is_refused_without_retrying() {
     llm.host.http = UreqOutbound::allowing(&[&b.origin]);
     let answer = RusqliteSql::block_on(llm.complete(&sql, &acme, &ask())).unwrap();
     assert_eq!(answer.provider, "b");
-    assert_eq!(a.requests(), 0);
+    assert_eq!(requests(&a), 0);
     assert!(llm.host.http.waits.borrow().is_empty());
 }
 
@@ -307,5 +216,5 @@ fn an_unknown_model_and_a_spent_quota_are_refused_before_any_call() {
     RusqliteSql::block_on(llm.complete(&sql, &acme, &ask())).unwrap();
     let e = RusqliteSql::block_on(llm.complete(&sql, &acme, &ask())).unwrap_err();
     assert_eq!(ApiError::from(e).status(), 429);
-    assert_eq!(a.requests(), 1);
+    assert_eq!(requests(&a), 1);
 }

@@ -4,17 +4,55 @@
 //!
 //! A run is planned first ([`Plan::new`]: which model, how many parts), so
 //! the tools API can decide before any LLM call whether the run is short
-//! enough to answer in the request or must go through the job queue (#4).
+//! enough to answer in the request or must go through the job queue. The
+//! model is called through `lode_llm::client` over the host's
+//! capabilities, so runs are tested natively (`run/tests.rs`).
 
 use lode_api::{ApiError, ErrorCode};
-use lode_common::Llm;
-use lode_common::SpinSql;
-use lode_llm::client::Ask;
+use lode_capabilities::{KeyValue, Outbound, Variables};
+use lode_llm::client::{Ask, Llm, LlmError};
 use lode_llm::registry::Strategy;
 use lode_store::ids::sha256_hex;
-use lode_store::{Tenant, ToolResults};
-use lode_tools::{Tool, ToolError};
+use lode_store::{Sql, Tenant, ToolResults};
 use serde_json::{Map, Value as Json, json};
+
+use crate::{Tool, ToolError};
+
+/// Why a run stopped.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunError {
+    /// No model answered (or none may be asked).
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    /// The model's answer is not what the tool asked for.
+    #[error(transparent)]
+    Output(ToolError),
+    /// Its progress could not be recorded (a queued run's worker lost its job).
+    #[error("{}", .0.message)]
+    Stopped(ApiError),
+}
+
+impl RunError {
+    /// Whether another attempt may succeed: a provider may recover and a
+    /// model may answer well next time; an unknown model or a spent quota
+    /// will not change by retrying.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RunError::Llm(e) => e.is_transient(),
+            RunError::Output(_) | RunError::Stopped(_) => true,
+        }
+    }
+}
+
+impl From<RunError> for ApiError {
+    fn from(e: RunError) -> ApiError {
+        match e {
+            RunError::Llm(e) => e.into(),
+            RunError::Output(e) => ApiError::new(ErrorCode::BadGateway, e.to_string()),
+            RunError::Stopped(e) => e,
+        }
+    }
+}
 
 /// Told after each LLM call of a run: a queued run records progress (and
 /// learns whether its worker still holds the job); an in-request run
@@ -35,23 +73,23 @@ impl Progress for Quiet {
 }
 
 /// A tool run, planned: the model chain and the text cut to its context.
-pub struct Plan {
-    llm: Llm,
+pub struct Plan<H> {
+    llm: Llm<H>,
     ask: Ask,
     tool: Tool,
     parts: Vec<String>,
 }
 
-impl Plan {
-    /// Load the registry and cut `text` for the first model the chain
-    /// would try (whose context decides the cut).
-    pub async fn new(
+impl<H: Outbound + KeyValue + Variables> Plan<H> {
+    /// Cut `text` for the first model `llm`'s chain would try (whose
+    /// context decides the cut).
+    pub fn new(
+        llm: Llm<H>,
         tool: Tool,
         text: &str,
         model: Option<String>,
         strategy: Option<Strategy>,
-    ) -> Result<Plan, ApiError> {
-        let llm = lode_common::llm().await?;
+    ) -> Plan<H> {
         let ask = Ask {
             model,
             strategy,
@@ -60,13 +98,13 @@ impl Plan {
             ..Ask::default()
         };
         let context = llm.context_length(&ask).unwrap_or(8192);
-        let parts = lode_tools::plan_map(text, context);
-        Ok(Plan {
+        let parts = crate::plan_map(text, context);
+        Plan {
             llm,
             ask,
             tool,
             parts,
-        })
+        }
     }
 
     /// The LLM calls the run will make: one per part, plus the reduce step
@@ -84,13 +122,13 @@ impl Plan {
     }
 
     /// Run it; the result and what it cost, as the API answers it.
-    pub async fn run(
+    pub async fn run<S: Sql>(
         self,
-        sql: &SpinSql,
+        sql: &S,
         tenant: &Tenant,
         input: &Map<String, Json>,
         progress: &impl Progress,
-    ) -> Result<Json, ApiError> {
+    ) -> Result<Json, RunError> {
         let total = self.calls();
         let mut spent = Spent::default();
         let call = Call {
@@ -106,14 +144,20 @@ impl Plan {
             for (i, part) in self.parts.iter().enumerate() {
                 let r = call.once(part, &mut spent).await?;
                 summaries.push(r["summary"].as_str().unwrap_or_default().to_string());
-                progress.call_done(i + 1, total).await?;
+                progress
+                    .call_done(i + 1, total)
+                    .await
+                    .map_err(RunError::Stopped)?;
             }
-            let all = lode_tools::reduce_input(&summaries);
+            let all = crate::reduce_input(&summaries);
             call.once(&all, &mut spent).await?
         } else {
             call.once(&self.parts[0], &mut spent).await?
         };
-        progress.call_done(total, total).await?;
+        progress
+            .call_done(total, total)
+            .await
+            .map_err(RunError::Stopped)?;
         Ok(json!({
             "tool": self.tool.name(),
             "result": result,
@@ -140,8 +184,8 @@ pub fn cache_key(input: &Map<String, Json>, model: Option<&str>, strategy: Optio
 
 /// Store a document run's result on its version, marked `cached: false`
 /// for this answer (a later read of the stored copy says `true`).
-pub async fn store_on_document(
-    sql: &SpinSql,
+pub async fn store_on_document<S: Sql>(
+    sql: &S,
     tenant: &Tenant,
     document: (&str, i64),
     tool: Tool,
@@ -170,18 +214,18 @@ struct Spent {
 }
 
 /// What every call of one run shares.
-struct Call<'a> {
-    llm: &'a Llm,
-    sql: &'a SpinSql,
+struct Call<'a, H, S> {
+    llm: &'a Llm<H>,
+    sql: &'a S,
     tenant: &'a Tenant,
     tool: Tool,
     input: &'a Map<String, Json>,
     ask: &'a Ask,
 }
 
-impl Call<'_> {
+impl<H: Outbound + KeyValue + Variables, S: Sql> Call<'_, H, S> {
     /// One LLM call on `text`, its answer checked.
-    async fn once(&self, text: &str, spent: &mut Spent) -> Result<Json, ApiError> {
+    async fn once(&self, text: &str, spent: &mut Spent) -> Result<Json, RunError> {
         let ask = Ask {
             messages: self.tool.prompt(text, self.input),
             ..self.ask.clone()
@@ -195,6 +239,9 @@ impl Call<'_> {
         spent.provider = answer.provider.clone();
         self.tool
             .parse_output(&answer.response.content, self.input)
-            .map_err(|e: ToolError| ApiError::new(ErrorCode::BadGateway, e.to_string()))
+            .map_err(RunError::Output)
     }
 }
+
+#[cfg(test)]
+mod tests;
