@@ -15,9 +15,10 @@
 //!   `lode-rag` answers from the documents; other names are proxied to the
 //!   registry) and `/v1/embeddings` (`openai.rs`).
 //!
-//! The query is embedded by the composed `lode:embed/embed` step, the
-//! same model that embedded the chunks; providers are called through
-//! `lode-llm-client`.
+//! The answering itself is `lode_rag` (retrieval, answer loop, OpenAI
+//! shapes), over this component's capabilities: the query is embedded by
+//! the composed `lode:embed/embed` step ([`WitEmbed`]), the same model that
+//! embedded the chunks; providers are called through `lode_common::llm`.
 
 mod answer;
 mod openai;
@@ -25,10 +26,10 @@ mod openai;
 use lode_api::ApiError;
 use lode_auth::Principal;
 use lode_common::routes::ChatRoute;
-use lode_common::{ApiCall, Reply, SpinSql, api_call, body_limit};
-use lode_index::{Index, SearchHit, SearchRequest};
+use lode_common::{ApiCall, Reply, SpinHost, SpinSql, api_call, body_limit};
 use lode_llm::chat::{Message, Role};
-use lode_rag::Source;
+use lode_rag::answer::{Engine, MAX_HISTORY};
+use lode_rag::retrieval::{Embed, Retrieval};
 use lode_store::audit::Action;
 use lode_store::ids::now_ms;
 use lode_store::{Conversations, Tenant};
@@ -44,16 +45,6 @@ spin_sdk::wit_bindgen::generate!({
     path: "../../wit",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });
-
-/// Sources retrieved unless the request says otherwise.
-const DEFAULT_K: u32 = 8;
-/// More sources than this rarely fit a small model's context.
-const MAX_K: u32 = 20;
-/// Cosine similarity below which a passage is not evidence (all-MiniLM-L6-v2
-/// scores unrelated English text around 0–0.2).
-const DEFAULT_MIN_SCORE: f64 = 0.25;
-/// Earlier turns a request may carry, or that are read from a conversation.
-const MAX_HISTORY: usize = 50;
 
 /// Framed like every component (`lode_common::handle`), except that a
 /// streamed answer is counted when its headers go out.
@@ -122,11 +113,11 @@ async fn serve(req: Request) -> Result<answer::Served, ApiError> {
         }
         ChatRoute::Models => reply(openai::models().await),
         ChatRoute::Completions => {
-            let body: openai::Completion = req.json(body_limit().await?)?;
+            let body: lode_rag::openai::Completion = req.json(body_limit().await?)?;
             openai::completions(sql, who, body).await
         }
         ChatRoute::Embeddings => {
-            let body: openai::Embeddings = req.json(body_limit().await?)?;
+            let body: lode_rag::openai::Embeddings = req.json(body_limit().await?)?;
             reply(openai::embeddings(body).await)
         }
     }
@@ -153,66 +144,6 @@ async fn conversation(sql: &SpinSql, tenant: &Tenant, id: &str) -> Result<Reply,
     }
 }
 
-/// Retrieval settings shared by both routes.
-pub(crate) struct Retrieval {
-    k: u32,
-    min_score: f64,
-    document_ids: Option<Vec<String>>,
-    metadata: Option<Map<String, Json>>,
-}
-
-impl Retrieval {
-    pub(crate) fn new(
-        k: Option<u32>,
-        min_score: Option<f64>,
-        document_ids: Option<Vec<String>>,
-        metadata: Option<Map<String, Json>>,
-    ) -> Result<Retrieval, ApiError> {
-        let k = k.unwrap_or(DEFAULT_K);
-        if !(1..=MAX_K).contains(&k) {
-            return Err(ApiError::invalid(format!("k must be 1-{MAX_K}")));
-        }
-        let min_score = min_score.unwrap_or(DEFAULT_MIN_SCORE);
-        if !(-1.0..=1.0).contains(&min_score) {
-            return Err(ApiError::invalid("min_score must be between -1 and 1"));
-        }
-        Ok(Retrieval {
-            k,
-            min_score,
-            document_ids,
-            metadata,
-        })
-    }
-
-    /// The numbered sources for `query` in the tenant's index.
-    async fn sources(
-        &self,
-        sql: &SpinSql,
-        tenant: &Tenant,
-        query: &str,
-    ) -> Result<Vec<Source>, ApiError> {
-        let query = SearchRequest {
-            query: query.to_string(),
-            k: Some(self.k),
-            mode: None,
-            min_score: None,
-            document_ids: self.document_ids.clone(),
-            metadata: self.metadata.clone(),
-        }
-        .validate(None)?;
-        let model = lode::embed::embed::model();
-        let vector = embed_query(&query.text).await?;
-        let hits = Index::new(sql, tenant, &model)
-            .search(&query, Some(&vector))
-            .await?;
-        Ok(sources(hits, self.min_score))
-    }
-
-    fn describe(&self) -> Json {
-        json!({"mode": "hybrid", "k": self.k, "min_score": self.min_score, "model": lode::embed::embed::model()})
-    }
-}
-
 async fn prepare_context(
     sql: &SpinSql,
     who: &Principal,
@@ -221,7 +152,9 @@ async fn prepare_context(
     let history = history(&ask.history)?;
     let retrieval = Retrieval::new(ask.k, ask.min_score, ask.document_ids, ask.metadata)?;
     let text = ask.query.trim().to_string();
-    let sources = retrieval.sources(sql, &who.tenant, &text).await?;
+    let sources = retrieval
+        .sources(sql, &who.tenant, &WitEmbed, &text)
+        .await?;
     let prompt = lode_rag::answer_prompt(&text, &sources, &history);
     Ok(Reply::json(
         200,
@@ -229,7 +162,7 @@ async fn prepare_context(
             "query": text,
             "answerable": !sources.is_empty(),
             "no_context_answer": sources.is_empty().then_some(lode_rag::NO_CONTEXT_ANSWER),
-            "retrieval": retrieval.describe(),
+            "retrieval": retrieval.describe(&WitEmbed.model()),
             "sources": sources,
             "prompt": prompt,
         }),
@@ -282,36 +215,38 @@ fn history(turns: &[Turn]) -> Result<Vec<Message>, ApiError> {
         .collect()
 }
 
-/// Hits close enough in meaning to be evidence, numbered from 1 in rank
-/// order. A passage found only by its words (no vector rank) is kept: it
-/// shares the question's terms.
-fn sources(hits: Vec<SearchHit>, min_score: f64) -> Vec<Source> {
-    hits.into_iter()
-        .filter(|h| h.vector.as_ref().is_none_or(|v| v.score >= min_score))
-        .enumerate()
-        .map(|(i, h)| Source {
-            n: i + 1,
-            chunk_id: h.chunk_id,
-            document_id: h.document_id,
-            title: h.title,
-            pages: h.pages,
-            heading_path: h.heading_path,
-            text: h.text,
-            score: h.score,
-        })
-        .collect()
+/// The composed embed step (`lode:embed/embed`): the model that embedded
+/// the tenant's chunks embeds the question.
+pub struct WitEmbed;
+
+impl Embed for WitEmbed {
+    fn model(&self) -> String {
+        lode::embed::embed::model()
+    }
+
+    async fn query(&self, text: &str) -> Result<Vec<f32>, ApiError> {
+        let started = std::time::Instant::now();
+        let out = lode::embed::embed::embed(&[text.to_string()]).map_err(|e| {
+            lode_common::log_error!("embed step failed: {e}");
+            ApiError::unavailable("the embedding model is unavailable")
+        })?;
+        lode_common::metrics::embedded("query", 1, started.elapsed()).await;
+        out.vectors
+            .into_iter()
+            .next()
+            .ok_or_else(ApiError::internal)
+    }
 }
 
-/// Embed the query with the composed embed step.
-async fn embed_query(text: &str) -> Result<Vec<f32>, ApiError> {
-    let started = std::time::Instant::now();
-    let out = lode::embed::embed::embed(&[text.to_string()]).map_err(|e| {
-        lode_common::log_error!("embed step failed: {e}");
-        ApiError::unavailable("the embedding model is unavailable")
-    })?;
-    lode_common::metrics::embedded("query", 1, started.elapsed()).await;
-    out.vectors
-        .into_iter()
-        .next()
-        .ok_or_else(ApiError::internal)
+/// The answering engine over this component's capabilities.
+pub(crate) async fn engine(
+    sql: SpinSql,
+    tenant: Tenant,
+) -> Result<Engine<SpinHost, SpinSql, WitEmbed>, ApiError> {
+    Ok(Engine {
+        llm: lode_common::llm().await?,
+        sql,
+        tenant,
+        embed: WitEmbed,
+    })
 }

@@ -1,7 +1,9 @@
-//! Retrieval-augmented answers, without I/O: the prompt that grounds an
-//! answer in numbered sources, the prompt that turns a follow-up question
-//! into a standalone search query, and the check of the answer's `[n]`
-//! citations against the sources it was actually given.
+//! Retrieval-augmented answers: the prompt that grounds an answer in
+//! numbered sources, the prompt that turns a follow-up question into a
+//! standalone search query, and the check of the answer's `[n]` citations
+//! against the sources it was actually given; [`retrieval`] finds the
+//! sources, [`answer`] runs the whole exchange over the host's
+//! capabilities, and [`openai`] maps OpenAI's API shapes to it.
 //!
 //! With tools on, the model may also call [`SEARCH_TOOL`] to look further
 //! than the first retrieval: the passages it finds are numbered after the
@@ -13,6 +15,10 @@
 //! source (and reports them), maps the rest to chunk, document, pages and the
 //! sentence of the source that best supports the citing sentence, and says
 //! whether anything in the answer is grounded at all.
+
+pub mod answer;
+pub mod openai;
+pub mod retrieval;
 
 use std::collections::BTreeSet;
 
