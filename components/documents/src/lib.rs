@@ -14,9 +14,10 @@ mod queued;
 use lode_api::{ApiError, ErrorCode};
 use lode_auth::Principal;
 use lode_auth::routes::DocumentsRoute;
+use lode_common::SpinHost;
 use lode_common::{ApiCall, ApiRequest, Reply, SpinSql, api_call, upload_limit};
 use lode_index::Index;
-use lode_ingest::{Ingested, base_type, fetch, pipeline};
+use lode_ingest::{Extracted, Ingested, Steps, WitSteps, base_type, fetch};
 use lode_jobs::Priority;
 use lode_store::audit::Action;
 use lode_store::ids::now_ms;
@@ -69,7 +70,7 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         }
         DocumentsRoute::Delete => match docs.delete(id).await? {
             true => {
-                Index::new(&sql, &who.tenant, &pipeline::model())
+                Index::new(&sql, &who.tenant, &lode_ingest::model())
                     .purge(id)
                     .await?;
                 lode_store::ToolResults::new(&sql, &who.tenant)
@@ -108,7 +109,11 @@ async fn add(
     input: DocumentInput,
     chunking: Chunking,
 ) -> Result<Reply, ApiError> {
-    created(lode_ingest::add(sql, tenant, input, &[], chunking, &lode_ingest::Quiet).await?)
+    created(
+        lode_ingest::pipeline(sql, tenant)
+            .add(input, &[], chunking, &lode_ingest::Quiet)
+            .await?,
+    )
 }
 
 /// The reply for a finished ingestion.
@@ -141,20 +146,21 @@ async fn update(
     if docs.get(id).await?.is_none() {
         return Err(ApiError::not_found("document"));
     }
-    let model = pipeline::model();
+    let model = lode_ingest::model();
     let index = Index::new(sql, tenant, &model);
     let stored = index.stored_hashes(id).await?;
     // Only the chunks whose text changed are embedded again; the tenant's
     // quotas must hold the new version (and any new chunks) first.
-    let mut records = pipeline::split(&input.content, &[], chunking);
+    let mut records = WitSteps.split(&input.content, &[], chunking);
     let adding = lode_store::Holdings {
         stored_bytes: input.content.len() as u64,
         chunks: records.len().saturating_sub(stored.len()) as u64,
         ..Default::default()
     };
     lode_common::quota(sql, tenant).await?.admit(adding).await?;
-    let embedded =
-        pipeline::embed_missing(tenant, &mut records, &stored, &lode_ingest::Quiet).await?;
+    let embedded = lode_ingest::pipeline(sql, tenant)
+        .embed_missing(&mut records, &stored, &lode_ingest::Quiet)
+        .await?;
     let doc = docs
         .update(id, input)
         .await?
@@ -207,7 +213,7 @@ async fn upload(sql: &SpinSql, who: &Principal, req: ApiRequest) -> Result<Reply
         }
         return queued::raw(sql, who, req, &media_type, filename, options).await;
     }
-    let extracted = pipeline::extract(&req.body, &media_type, password)?;
+    let extracted = WitSteps.extract(&req.body, &media_type, password)?;
     let mut source = Map::new();
     source.insert("media_type".into(), json!(base_type(&media_type)));
     if let Some(f) = &filename {
@@ -236,13 +242,13 @@ async fn from_url(sql: &SpinSql, who: &Principal, req: &ApiRequest) -> Result<Re
     if let Some(p) = body.priority {
         options.priority = queued::priority(&p)?;
     }
-    let fence = fetch::Fence::load().await?;
+    let fence = fetch::Fence::load(&SpinHost).await;
     fence.check(&url)?;
     if !options.sync {
         return queued::url(sql, who, url, options).await;
     }
-    let fetched = fetch::fetch(url, upload_limit().await?, &fence).await?;
-    let extracted = pipeline::extract(&fetched.bytes, &fetched.media_type, None)?;
+    let fetched = fetch::fetch(&SpinHost, url, upload_limit().await?, &fence).await?;
+    let extracted = WitSteps.extract(&fetched.bytes, &fetched.media_type, None)?;
     let (name, source) = fetch::source(&fetched);
     ingest_extracted(sql, tenant, extracted, options, name, source).await
 }
@@ -251,7 +257,7 @@ async fn from_url(sql: &SpinSql, who: &Principal, req: &ApiRequest) -> Result<Re
 async fn ingest_extracted(
     sql: &SpinSql,
     tenant: &Tenant,
-    extracted: pipeline::Extracted,
+    extracted: Extracted,
     options: UploadQuery,
     name: Option<String>,
     source: Map<String, Json>,
@@ -262,16 +268,9 @@ async fn ingest_extracted(
         chunking: options.chunking,
     };
     created(
-        lode_ingest::add_extracted(
-            sql,
-            tenant,
-            extracted,
-            options_,
-            name,
-            source,
-            &lode_ingest::Quiet,
-        )
-        .await?,
+        lode_ingest::pipeline(sql, tenant)
+            .add_extracted(extracted, options_, name, source, &lode_ingest::Quiet)
+            .await?,
     )
 }
 
@@ -359,7 +358,7 @@ async fn chunks(sql: &SpinSql, tenant: &Tenant, id: &str) -> Result<Reply, ApiEr
     if Documents::new(sql, tenant).get(id).await?.is_none() {
         return Err(ApiError::not_found("document"));
     }
-    let model = pipeline::model();
+    let model = lode_ingest::model();
     let chunks = Index::new(sql, tenant, &model).document_chunks(id).await?;
     Ok(Reply::json(200, json!({ "data": chunks })))
 }

@@ -1,22 +1,23 @@
-//! Ingestion shared by every component that ingests (the documents API and
-//! the queue worker): the pipeline steps
-//! (`lode:{extract,chunk,embed}`, composed in through the
-//! component's `[component.x.dependencies]`), URL fetching, and the sequence
-//! extracted text → stored document → chunks, vectors and full-text rows.
-//! A component that links this crate imports the `ingest` world.
-
-use std::collections::HashMap;
+//! Ingestion (`lode_pipeline`) over Spin, shared by every component that
+//! ingests (the documents API and the queue worker): the pipeline steps are
+//! the composed `lode:{extract,chunk,embed}` components ([`WitSteps`],
+//! through the component's `[component.x.dependencies]`) and the host
+//! capabilities are Spin's ([`SpinHost`]). A component that links this
+//! crate imports the `ingest` world.
 
 use lode_api::{ApiError, ErrorCode};
-use lode_common::SpinSql;
-use lode_index::Index;
-use lode_jobs::Step;
+use lode_common::{SpinHost, SpinSql};
+use lode_index::ChunkRecord;
 use lode_store::ids::sha256_hex;
-use lode_store::{Chunking, Document, DocumentInput, Documents, Tenant};
-use serde_json::{Map, Value as Json, json};
+use lode_store::{Chunking, Tenant};
 
-pub mod fetch;
-pub mod pipeline;
+pub use lode_pipeline::{
+    Extracted, Ingested, Options, PageSpan, Pipeline, Progress, Quiet, Steps, base_type, fetch,
+};
+
+use crate::lode::chunk::chunk;
+use crate::lode::embed::embed;
+use crate::lode::extract::extract;
 
 spin_sdk::wit_bindgen::generate!({
     world: "ingest",
@@ -26,193 +27,110 @@ spin_sdk::wit_bindgen::generate!({
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });
 
-/// The outcome of an ingestion.
-pub struct Ingested {
-    /// The stored document (the existing one for a duplicate).
-    pub document: Document,
-    /// The tenant already had this exact content; nothing was stored.
-    pub duplicate: bool,
-    /// Chunks indexed (0 for a duplicate).
-    pub chunk_count: usize,
-    /// Chunks the model had to embed (the rest came from the vector cache).
-    pub embedded: usize,
-    /// What the extractor noticed (unreadable pages, unknown fonts…).
-    pub warnings: Vec<String>,
-}
+/// Pages a PDF may have before it is refused.
+const MAX_PAGES: u32 = 2000;
 
-/// How to store an extracted document.
-pub struct Options {
-    /// The caller's title; else the document's own, else `fallback_title`.
-    pub title: Option<String>,
-    /// The caller's metadata; wins over the source's facts.
-    pub metadata: Map<String, Json>,
-    /// Chunking for this document.
-    pub chunking: Chunking,
-}
-
-/// Told as each pipeline step ends: a queue job records progress (and learns
-/// whether its worker still holds the job); the synchronous API reports none.
-#[allow(async_fn_in_trait)] // components are single-threaded: no `Send` bound is wanted
-pub trait Progress {
-    /// `step` finished; an error stops the ingestion before the next step.
-    async fn done(&self, step: Step) -> Result<(), ApiError>;
-
-    /// Still working on a long step (a slice of chunks embedded): a queued
-    /// job renews its lease here; an error stops the ingestion.
-    async fn working(&self) -> Result<(), ApiError>;
-}
-
-/// Progress nobody watches (the synchronous API).
-pub struct Quiet;
-
-impl Progress for Quiet {
-    async fn done(&self, _step: Step) -> Result<(), ApiError> {
-        Ok(())
-    }
-
-    async fn working(&self) -> Result<(), ApiError> {
-        Ok(())
-    }
-}
-
-/// Store a new document and index it; content the tenant already has (same
-/// sha256) returns the existing document instead of a copy.
-///
-/// Safe to re-run after a crash at any point: nothing is stored before the
-/// chunks are embedded, the document row comes before its index rows, and a
-/// stored document without index rows (a worker killed between the two
-/// writes) is indexed by the re-run instead of being called a duplicate. The
-/// index write itself is one transaction, replacing the document's rows.
-pub async fn add(
-    sql: &SpinSql,
-    tenant: &Tenant,
-    input: DocumentInput,
-    pages: &[lode::extract::extract::PageSpan],
-    chunking: Chunking,
-    progress: &impl Progress,
-) -> Result<Ingested, ApiError> {
-    input.check()?;
-    let docs = Documents::new(sql, tenant);
-    let model = pipeline::model();
-    let index = Index::new(sql, tenant, &model);
-    let existing = docs
-        .find_by_sha256(&sha256_hex(input.content.as_bytes()))
-        .await?;
-    if let Some(existing) = existing.as_ref()
-        && !index.stored_hashes(&existing.id).await?.is_empty()
-    {
-        for step in [Step::Chunk, Step::Embed] {
-            progress.done(step).await?;
-        }
-        return Ok(Ingested {
-            document: existing.clone(),
-            duplicate: true,
-            chunk_count: 0,
-            embedded: 0,
-            warnings: Vec::new(),
-        });
-    }
-    let mut records = pipeline::split(&input.content, pages, chunking);
-    // The tenant's quotas must hold the document before it is embedded.
-    let adding = lode_store::Holdings {
-        documents: u64::from(existing.is_none()),
-        stored_bytes: if existing.is_none() {
-            input.content.len() as u64
-        } else {
-            0
-        },
-        chunks: records.len() as u64,
-        queued_jobs: 0,
-    };
-    lode_common::quota(sql, tenant).await?.admit(adding).await?;
-    progress.done(Step::Chunk).await?;
-    let embedded = pipeline::embed_missing(tenant, &mut records, &HashMap::new(), progress).await?;
-    progress.done(Step::Embed).await?;
-    let document = match existing {
-        Some(existing) => {
-            index
-                .write(&existing.id, existing.version, &records)
-                .await?;
-            existing
-        }
-        None => {
-            let doc = docs.create(input).await?;
-            if let Err(e) = index.write(&doc.id, doc.version, &records).await {
-                // Never leave a document that search cannot see.
-                docs.delete(&doc.id).await?;
-                return Err(e.into());
-            }
-            doc
-        }
-    };
-    Ok(Ingested {
-        document,
-        duplicate: false,
-        chunk_count: records.len(),
-        embedded,
-        warnings: Vec::new(),
-    })
-}
-
-/// Store extracted Markdown as a `text/markdown` document; the source's facts
-/// (media type, file name, URL, pages, author, language) go into metadata
-/// unless the caller set those keys. `name` is the title of last resort.
-pub async fn add_extracted(
-    sql: &SpinSql,
-    tenant: &Tenant,
-    extracted: pipeline::Extracted,
-    options: Options,
-    name: Option<String>,
-    mut source: Map<String, Json>,
-    progress: &impl Progress,
-) -> Result<Ingested, ApiError> {
-    if extracted.markdown.trim().is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::Unreadable,
-            "no text could be extracted from the document (a scanned PDF without a text layer?)",
-        ));
-    }
-    if !extracted.pages.is_empty() {
-        source.insert("pages".into(), json!(extracted.pages.len()));
-    }
-    if let Some(a) = &extracted.author {
-        source.insert("author".into(), json!(a));
-    }
-    if let Some(l) = &extracted.language {
-        source.insert("language".into(), json!(l));
-    }
-    let mut metadata = source;
-    metadata.extend(options.metadata);
-    let title = options
-        .title
-        .or(extracted.title.clone())
-        .or(name)
-        .unwrap_or_else(|| "Untitled".to_string());
-    let input = DocumentInput {
-        title: title.chars().take(500).collect(),
-        content: extracted.markdown.clone(),
-        content_type: "text/markdown".into(),
-        metadata: Some(Json::Object(metadata)),
-    };
-    let mut ingested = add(
+/// The pipeline over this component's capabilities and composed steps.
+pub fn pipeline<'a>(
+    sql: &'a SpinSql,
+    tenant: &'a Tenant,
+) -> Pipeline<'a, SpinHost, SpinSql, WitSteps> {
+    Pipeline {
+        host: &SpinHost,
         sql,
         tenant,
-        input,
-        &extracted.pages,
-        options.chunking,
-        progress,
-    )
-    .await?;
-    ingested.warnings = extracted.warnings;
-    Ok(ingested)
+        steps: &WitSteps,
+    }
 }
 
-/// A media type without parameters, lower-cased (`Text/HTML; charset=x` → `text/html`).
-pub fn base_type(media_type: &str) -> String {
-    media_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+/// The model id of the composed embed step.
+pub fn model() -> String {
+    embed::model()
+}
+
+/// The composed step components, called through their WIT interfaces.
+pub struct WitSteps;
+
+impl Steps for WitSteps {
+    fn model(&self) -> String {
+        embed::model()
+    }
+
+    fn extract(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+        password: Option<String>,
+    ) -> Result<Extracted, ApiError> {
+        let options = extract::Options {
+            password,
+            max_pages: MAX_PAGES,
+        };
+        let out = extract::extract(bytes, media_type, &options).map_err(|e| match e {
+            extract::Error::Unsupported(m) => ApiError::new(ErrorCode::UnsupportedMediaType, m),
+            extract::Error::Encrypted => ApiError::new(
+                ErrorCode::Encrypted,
+                "the PDF is encrypted; send its password in the Lode-Pdf-Password header",
+            ),
+            extract::Error::Malformed(m) => ApiError::new(ErrorCode::Unreadable, m),
+            extract::Error::TooLarge(m) => ApiError::new(ErrorCode::PayloadTooLarge, m),
+            extract::Error::Encoding(m) => ApiError::new(ErrorCode::Unreadable, m),
+        })?;
+        Ok(Extracted {
+            markdown: out.markdown,
+            pages: out
+                .pages
+                .into_iter()
+                .map(|p| PageSpan {
+                    page: p.page,
+                    start: p.start,
+                    end: p.end,
+                })
+                .collect(),
+            title: out.title,
+            author: out.author,
+            language: out.language,
+            warnings: out.warnings,
+        })
+    }
+
+    fn split(&self, markdown: &str, pages: &[PageSpan], chunking: Chunking) -> Vec<ChunkRecord> {
+        let spans: Vec<chunk::PageSpan> = pages
+            .iter()
+            .map(|p| chunk::PageSpan {
+                page: p.page,
+                start: p.start,
+                end: p.end,
+            })
+            .collect();
+        let options = chunk::Options {
+            target_tokens: chunking.target_tokens,
+            overlap: chunking.overlap as f32,
+            max_tokens: 254,
+        };
+        chunk::split(markdown, &spans, options)
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| ChunkRecord {
+                ordinal: i as i64,
+                sha256: sha256_hex(c.text.as_bytes()),
+                pages: c
+                    .first_page
+                    .zip(c.last_page)
+                    .map(|(a, b)| (a as i64, b as i64)),
+                chars: (c.start as i64, c.end as i64),
+                token_count: c.token_count as i64,
+                heading_path: c.heading_path,
+                text: c.text,
+                vector: None,
+            })
+            .collect()
+    }
+
+    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ApiError> {
+        embed::embed(texts).map(|out| out.vectors).map_err(|e| {
+            lode_common::log_error!("embed step failed: {e}");
+            ApiError::unavailable("the embedding model is unavailable")
+        })
+    }
 }

@@ -5,7 +5,7 @@
 //! input and model choice) returns the stored result without an LLM call.
 //!
 //! Summaries of texts longer than the model's context are map-reduced (see
-//! `lode-tool-run`). A run needing more than [`IN_REQUEST_CALLS`] LLM calls
+//! `lode_tools::run`). A run needing more than [`IN_REQUEST_CALLS`] LLM calls
 //! goes through the job queue (#4) and answers 202 with the job, whose
 //! `result` holds the answer once completed; `?mode=sync` keeps it in the
 //! request (up to [`MAX_SYNC_PARTS`] parts), `?mode=queue` always queues.

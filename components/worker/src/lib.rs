@@ -10,9 +10,10 @@
 //! its sha256 (the job completes with the existing document).
 
 use lode_api::ApiError;
+use lode_common::SpinHost;
 use lode_common::job::{Done, Lease, run_job};
 use lode_common::{SpinSql, upload_limit};
-use lode_ingest::{Progress, base_type, fetch};
+use lode_ingest::{Progress, Steps, WitSteps, base_type, fetch};
 use lode_jobs::{Failure, Job, Step, Work};
 use lode_store::Tenant;
 use serde_json::{Map, json};
@@ -40,9 +41,11 @@ async fn run(sql: &SpinSql, job: &Job, progress: &JobProgress<'_>) -> Result<Str
     let (bytes, media_type, name, source) = match (&request.url, job.blob_id.as_deref()) {
         (Some(url), _) => {
             let url = fetch::parse_url(url).map_err(classify)?;
-            let fence = fetch::Fence::load().await.map_err(classify)?;
+            let fence = fetch::Fence::load(&SpinHost).await;
             let limit = upload_limit().await.map_err(classify)?;
-            let fetched = fetch::fetch(url, limit, &fence).await.map_err(classify)?;
+            let fetched = fetch::fetch(&SpinHost, url, limit, &fence)
+                .await
+                .map_err(classify)?;
             progress.done(Step::Fetch).await.map_err(classify)?;
             let (name, source) = fetch::source(&fetched);
             (fetched.bytes, fetched.media_type, name, source)
@@ -70,7 +73,9 @@ async fn run(sql: &SpinSql, job: &Job, progress: &JobProgress<'_>) -> Result<Str
             ));
         }
     };
-    let extracted = lode_ingest::pipeline::extract(&bytes, &media_type, None).map_err(classify)?;
+    let extracted = WitSteps
+        .extract(&bytes, &media_type, None)
+        .map_err(classify)?;
     drop(bytes);
     progress.done(Step::Extract).await.map_err(classify)?;
     let options = lode_ingest::Options {
@@ -78,10 +83,10 @@ async fn run(sql: &SpinSql, job: &Job, progress: &JobProgress<'_>) -> Result<Str
         metadata: request.metadata.clone(),
         chunking: request.chunking,
     };
-    let ingested =
-        lode_ingest::add_extracted(sql, &tenant, extracted, options, name, source, progress)
-            .await
-            .map_err(classify)?;
+    let ingested = lode_ingest::pipeline(sql, &tenant)
+        .add_extracted(extracted, options, name, source, progress)
+        .await
+        .map_err(classify)?;
     Ok(ingested.document.id)
 }
 

@@ -105,8 +105,10 @@ impl Outbound for UreqOutbound {
         if !self.allowed.is_empty() && !self.allowed.contains(&origin) {
             return Err(SendError::Denied(origin));
         }
+        // Redirects come back as they are, as `wasi:http` returns them.
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_redirects(0)
             .timeout_connect(Some(out.timeout))
             .timeout_recv_response(Some(out.timeout))
             .timeout_recv_body(Some(out.timeout))

@@ -20,7 +20,7 @@ use lode_api::{ApiError, ErrorCode};
 use lode_capabilities::{KeyValue, Outbound, OutboundRequest, ResponseBody, SendError, Variables};
 use lode_retry::Backoff;
 use lode_store::ids::{jitter, now_ms};
-use lode_store::{Call, Ceiling, Quota, Settings, Sql, Tenant, Usage};
+use lode_store::{Call, Ceiling, Quota, Sql, Tenant, Usage};
 
 use crate::chat::{ChatRequest, ChatResponse, Delta, Message, StreamDecoder, Tool};
 use crate::circuit::{Circuit, Policy};
@@ -270,9 +270,7 @@ impl<H: Outbound + KeyValue + Variables> Llm<H> {
             .await
             .unwrap_or_default();
         let ceiling = Ceiling::parse(&text).map_err(LlmError::Unavailable)?;
-        let settings = Settings::new(sql, tenant).get().await?.settings;
-        let (_, quotas) = settings.in_force(&ceiling);
-        Ok(Quota::new(sql, tenant, quotas))
+        Ok(Quota::in_force(sql, tenant, &ceiling).await?)
     }
 
     /// Count a finished stream and close its provider's circuit.

@@ -83,6 +83,18 @@ impl<'a, S: Sql> Quota<'a, S> {
         }
     }
 
+    /// `tenant` under its own settings' quotas, capped by the operator's
+    /// `ceiling` (the `tenant_ceiling` variable).
+    pub async fn in_force(
+        sql: &'a S,
+        tenant: &'a Tenant,
+        ceiling: &crate::Ceiling,
+    ) -> Result<Self, ApiError> {
+        let settings = crate::Settings::new(sql, tenant).get().await?.settings;
+        let (_, quotas) = settings.in_force(ceiling);
+        Ok(Self::new(sql, tenant, quotas))
+    }
+
     /// What the tenant holds now.
     pub async fn holdings(&self) -> Result<Holdings, StoreError> {
         let all = Holdings {

@@ -1,18 +1,23 @@
-//! `POST /api/documents/from-url`: fetch a web page or file through Spin's
-//! outbound HTTP. The manifest's `allowed_outbound_hosts` decides which hosts
-//! are reachable (the host refuses the rest); here: http(s) only, a bounded
-//! number of redirects, and the same size limit as uploads.
+//! `POST /api/documents/from-url`: fetch a web page or file through the
+//! host's outbound HTTP. The manifest's `allowed_outbound_hosts` decides
+//! which hosts are reachable (the host refuses the rest); here: http(s)
+//! only, a fence against internal addresses checked at every hop, a
+//! bounded number of redirects and wait, and the same size limit as uploads.
 
-use http_body_util::BodyExt;
+use std::time::Duration;
+
+use bytes::Bytes;
 use lode_api::{ApiError, BodyLimit, ErrorCode};
+use lode_capabilities::{Outbound, OutboundRequest, ResponseBody, SendError, Variables};
 use serde_json::{Map, Value as Json, json};
-use spin_sdk::http::EmptyBody;
-use spin_sdk::wasip3::http::types::ErrorCode as HttpError;
 
 /// Redirects followed before giving up (browsers allow 20; documents rarely need 2).
 const MAX_REDIRECTS: usize = 5;
+/// Longest wait for a connection, the first byte, or between bytes.
+const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A fetched document.
+#[derive(Debug)]
 pub struct Fetched {
     /// The URL the content finally came from.
     pub url: String,
@@ -47,14 +52,19 @@ pub struct Fence {
 }
 
 impl Fence {
-    /// The fence from the component's variables.
-    pub async fn load() -> Result<Fence, ApiError> {
-        let embed_api = lode_common::variable("embed_api_url").await?;
-        let allow_private = lode_common::variable("url_ingest_allow_private").await?;
-        Ok(Fence {
+    /// The fence from the variables `embed_api_url` and
+    /// `url_ingest_allow_private` (unset: no embeddings API, no private
+    /// addresses).
+    pub async fn load(vars: &impl Variables) -> Fence {
+        let embed_api = vars.variable("embed_api_url").await.unwrap_or_default();
+        let allow_private = vars
+            .variable("url_ingest_allow_private")
+            .await
+            .unwrap_or_default();
+        Fence {
             embed_api: url::Url::parse(&embed_api).ok().map(|u| u.origin()),
             allow_private: allow_private.trim() == "true",
-        })
+        }
     }
 
     /// 422 when `url` is on the embeddings API's origin or, unless allowed,
@@ -97,7 +107,12 @@ pub fn source(fetched: &Fetched) -> (Option<String>, Map<String, Json>) {
 
 /// GET `url`, following up to [`MAX_REDIRECTS`] redirects, each hop
 /// checked against the `fence`.
-pub async fn fetch(url: url::Url, limit: BodyLimit, fence: &Fence) -> Result<Fetched, ApiError> {
+pub async fn fetch(
+    http: &impl Outbound,
+    url: url::Url,
+    limit: BodyLimit,
+    fence: &Fence,
+) -> Result<Fetched, ApiError> {
     let mut url = url;
     for _ in 0..=MAX_REDIRECTS {
         fence.check(&url)?;
@@ -107,11 +122,13 @@ pub async fn fetch(url: url::Url, limit: BodyLimit, fence: &Fence) -> Result<Fet
                 "text/html, application/pdf, text/markdown, text/plain;q=0.9, */*;q=0.1",
             )
             .header("user-agent", "Lode/0.1 (+document ingestion)")
-            .body(EmptyBody::new())
+            .body(Bytes::new())
             .map_err(|e| ApiError::invalid(format!("url: {e}")))?;
-        let response = spin_sdk::http::send(request)
-            .await
-            .map_err(|e| send_error(&url, e))?;
+        let request = OutboundRequest {
+            request,
+            timeout: TIMEOUT,
+        };
+        let response = http.send(request).await.map_err(|e| send_error(&url, e))?;
         let status = response.status().as_u16();
         if (300..400).contains(&status) {
             let location = response
@@ -153,13 +170,10 @@ pub async fn fetch(url: url::Url, limit: BodyLimit, fence: &Fence) -> Result<Fet
         }
         let mut body = response.into_body();
         let mut bytes = Vec::new();
-        while let Some(frame) = body.frame().await {
-            let frame =
-                frame.map_err(|e| ApiError::invalid(format!("reading {url} failed: {e}")))?;
-            if let Ok(data) = frame.into_data() {
-                limit.check(bytes.len() + data.len())?;
-                bytes.extend_from_slice(&data);
-            }
+        while let Some(data) = body.chunk().await {
+            let data = data.map_err(|e| ApiError::invalid(format!("reading {url} failed: {e}")))?;
+            limit.check(bytes.len() + data.len())?;
+            bytes.extend_from_slice(&data);
         }
         return Ok(Fetched {
             url: url.to_string(),
@@ -172,24 +186,20 @@ pub async fn fetch(url: url::Url, limit: BodyLimit, fence: &Fence) -> Result<Fet
     )))
 }
 
-/// A request that never got an answer. The allow-list refusing the host, or
-/// a URL the HTTP layer rejects, will fail the same way every time
-/// (`invalid_request`); anything else (refused connection, DNS, timeout,
-/// reset) may pass, so it is `bad_gateway`, which queue workers retry, with
-/// one message for all of them.
-fn send_error(url: &url::Url, e: HttpError) -> ApiError {
+/// A request that never got an answer. The allow-list refusing the host
+/// will fail the same way every time (`invalid_request`); anything else
+/// (refused connection, DNS, timeout, reset) may pass, so it is
+/// `bad_gateway`, which queue workers retry, with one message for all of them.
+fn send_error(url: &url::Url, e: SendError) -> ApiError {
     match e {
-        HttpError::HttpRequestDenied => ApiError::invalid(format!(
+        SendError::Denied(_) => ApiError::invalid(format!(
             "fetching {url} is not allowed: the host is not in this deployment's allowed outbound hosts"
         )),
-        HttpError::HttpRequestUriInvalid | HttpError::HttpRequestMethodInvalid => {
-            ApiError::invalid(format!("{url} cannot be requested: {e}"))
-        }
         // Refused, filtered, reset or a broken TLS handshake all read the
         // same to the caller (telling them apart would map the network
         // behind Lode); the log has the detail.
-        other => {
-            lode_common::log_warn!("fetching {url} failed: {other:?}");
+        SendError::Failed(detail) => {
+            log::warn!("fetching {url} failed: {detail}");
             ApiError::new(
                 ErrorCode::BadGateway,
                 format!("fetching {url} failed: the server could not be reached"),
