@@ -141,33 +141,12 @@ async fn update(
     input: DocumentInput,
     chunking: Chunking,
 ) -> Result<Reply, ApiError> {
-    input.check()?;
-    let docs = Documents::new(sql, tenant);
-    if docs.get(id).await?.is_none() {
-        return Err(ApiError::not_found("document"));
-    }
-    let model = lode_ingest::model();
-    let index = Index::new(sql, tenant, &model);
-    let stored = index.stored_hashes(id).await?;
-    // Only the chunks whose text changed are embedded again; the tenant's
-    // quotas must hold the new version (and any new chunks) first.
-    let mut records = WitSteps.split(&input.content, &[], chunking);
-    let adding = lode_store::Holdings {
-        stored_bytes: input.content.len() as u64,
-        chunks: records.len().saturating_sub(stored.len()) as u64,
-        ..Default::default()
-    };
-    lode_common::quota(sql, tenant).await?.admit(adding).await?;
-    let embedded = lode_ingest::pipeline(sql, tenant)
-        .embed_missing(&mut records, &stored, &lode_ingest::Quiet)
-        .await?;
-    let doc = docs
-        .update(id, input)
+    let updated = lode_ingest::pipeline(sql, tenant)
+        .update(id, input, chunking, &lode_ingest::Quiet)
         .await?
         .ok_or_else(|| ApiError::not_found("document"))?;
-    index.write(&doc.id, doc.version, &records).await?;
-    let extra = json!({"chunk_count": records.len(), "chunks_embedded": embedded});
-    Ok(Reply::json(200, with(&doc, extra)))
+    let extra = json!({"chunk_count": updated.chunk_count, "chunks_embedded": updated.embedded});
+    Ok(Reply::json(200, with(&updated.document, extra)))
 }
 
 /// `POST /api/documents/upload`. `multipart/form-data` is always queued.

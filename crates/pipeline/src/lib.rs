@@ -180,6 +180,50 @@ impl<H: KeyValue + Variables, S: Sql, T: Steps> Pipeline<'_, H, S, T> {
         })
     }
 
+    /// Replace document `id`'s content: a new version, re-indexed; chunks
+    /// whose text did not change keep their vectors, and only the new
+    /// version's bytes and added chunks count against the quotas. `None`:
+    /// no such document.
+    pub async fn update(
+        &self,
+        id: &str,
+        input: DocumentInput,
+        chunking: Chunking,
+        progress: &impl Progress,
+    ) -> Result<Option<Ingested>, ApiError> {
+        input.check()?;
+        let docs = Documents::new(self.sql, self.tenant);
+        if docs.get(id).await?.is_none() {
+            return Ok(None);
+        }
+        let model = self.steps.model();
+        let index = Index::new(self.sql, self.tenant, &model);
+        let stored = index.stored_hashes(id).await?;
+        let mut records = self.steps.split(&input.content, &[], chunking);
+        let adding = lode_store::Holdings {
+            stored_bytes: input.content.len() as u64,
+            chunks: records.len().saturating_sub(stored.len()) as u64,
+            ..Default::default()
+        };
+        self.quota().await?.admit(adding).await?;
+        progress.done(Step::Chunk).await?;
+        let embedded = self.embed_missing(&mut records, &stored, progress).await?;
+        progress.done(Step::Embed).await?;
+        let Some(document) = docs.update(id, input).await? else {
+            return Ok(None);
+        };
+        index
+            .write(&document.id, document.version, &records)
+            .await?;
+        Ok(Some(Ingested {
+            document,
+            duplicate: false,
+            chunk_count: records.len(),
+            embedded,
+            warnings: Vec::new(),
+        }))
+    }
+
     /// Store extracted Markdown as a `text/markdown` document; the source's
     /// facts (media type, file name, URL, pages, author, language) go into
     /// metadata unless the caller set those keys. `name` is the title of

@@ -184,6 +184,38 @@ fn documents_are_chunked_embedded_once_and_indexed_and_duplicates_cost_nothing()
 }
 
 #[test]
+fn an_update_embeds_only_the_chunks_that_changed() {
+    let (sql, acme, _) = RusqliteSql::with_two_tenants();
+    let host = NativeHost::new(&[], &[]);
+    let steps = crates();
+    let p = Pipeline {
+        host: &host,
+        sql: &sql,
+        tenant: &acme,
+        steps: &steps,
+    };
+    let body = text(4, "compressors");
+    let first = RusqliteSql::block_on(p.add(input("C", &body), &[], SMALL, &Quiet)).unwrap();
+    let before = steps.embedded.get();
+    let changed = format!("{body}## New\n\nA closing note on surge margins.\n");
+    let updated =
+        RusqliteSql::block_on(p.update(&first.document.id, input("C", &changed), SMALL, &Quiet))
+            .unwrap()
+            .unwrap();
+    assert_eq!(updated.document.version, 2);
+    assert!(
+        updated.embedded >= 1 && updated.embedded < updated.chunk_count,
+        "{updated:?}"
+    );
+    assert_eq!(steps.embedded.get() - before, updated.embedded);
+    assert!(
+        RusqliteSql::block_on(p.update("doc_missing", input("C", "x"), SMALL, &Quiet))
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
 fn quotas_refuse_before_any_embedding_and_a_lost_lease_stores_nothing() {
     let (sql, acme, _) = RusqliteSql::with_two_tenants();
     let host = NativeHost::new(&[], &[]);
