@@ -350,8 +350,7 @@ pub async fn quota<'a>(
     sql: &'a SpinSql,
     tenant: &'a lode_store::Tenant,
 ) -> Result<lode_store::Quota<'a, SpinSql>, ApiError> {
-    let (_, quotas) = in_force(sql, tenant).await?;
-    Ok(lode_store::Quota::new(sql, tenant, quotas))
+    lode_store::Quota::in_force(sql, tenant, &ceiling().await?).await
 }
 
 /// Authenticate the caller (an API key, the bootstrap `admin_api_key`, or a

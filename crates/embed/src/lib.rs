@@ -196,6 +196,14 @@ pub fn mean_pool_l2(hidden: &[f32], [batch, seq, dim]: [usize; 3], mask: &[i64])
         .collect()
 }
 
+/// The model files of a checkout: `LODE_MODEL_DIR`, else the repository's
+/// `models/` (what `make setup` fills), for tests and tools run in place.
+pub fn repo_model_dir() -> std::path::PathBuf {
+    std::env::var_os("LODE_MODEL_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"))
+}
+
 /// Cosine similarity of two unit vectors.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -213,16 +221,9 @@ mod tests {
         assert_eq!(v, vec![vec![1.0, 0.0]]);
     }
 
-    /// The model directory for tests: `LODE_MODEL_DIR`, else `models/` in the repo.
-    pub(crate) fn model_dir() -> std::path::PathBuf {
-        std::env::var_os("LODE_MODEL_DIR")
-            .map(Into::into)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"))
-    }
-
     #[test]
     fn real_model_behaves_like_sentence_transformers() {
-        let e = Embedder::load_dir(&model_dir()).expect("model files (make models)");
+        let e = Embedder::load_dir(&repo_model_dir()).expect("model files (make models)");
         let texts = [
             "The boundary layer separates at high angles of attack.",
             "Flow separation occurs when the wing's angle of attack is large.",

@@ -21,9 +21,7 @@ const DEPTH: usize = 100;
 fn cranfield_meets_reference_scores() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let data = root.join("../shared/data/cranfield");
-    let models = std::env::var_os("LODE_MODEL_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| root.join("models"));
+    let models = lode_embed::repo_model_dir();
     let dataset = Dataset::load(&data).expect("Cranfield data in ../shared/data/cranfield");
     let embedder = Embedder::load_dir(&models).expect("model files in models/ (make setup)");
 

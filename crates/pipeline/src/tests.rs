@@ -4,7 +4,6 @@
 //! HTTP on loopback for fetching.
 
 use std::cell::Cell;
-use std::path::PathBuf;
 
 use lode_capabilities::native::{Loopback, NativeHost};
 use lode_index::ChunkRecord;
@@ -12,12 +11,6 @@ use lode_store::rusqlite_sql::RusqliteSql;
 use lode_store::{Settings, TenantSettings};
 
 use super::*;
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("LODE_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"))
-}
 
 /// The steps as the crates that the step components wrap, counting the
 /// texts the model embeds.
@@ -28,7 +21,7 @@ struct Crates {
 }
 
 fn crates() -> Crates {
-    let dir = model_dir();
+    let dir = lode_embed::repo_model_dir();
     let json = std::fs::read(dir.join("tokenizer.json")).expect("model files (make models)");
     Crates {
         tokenizer: lode_chunk::ModelTokenizer::from_bytes(&json).unwrap(),

@@ -28,9 +28,7 @@ impl Embed for Native {
 }
 
 fn embedder() -> Native {
-    let dir = std::env::var_os("LODE_MODEL_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"));
+    let dir = lode_embed::repo_model_dir();
     Native(Embedder::load_dir(&dir).expect("model files (make models)"))
 }
 
