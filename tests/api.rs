@@ -235,6 +235,36 @@ fn every_error_status() {
         "not_found",
     );
     assert_error(&host.get("/nowhere", None), 404, "not_found");
+    // The web app's pages need no key; its paths are /, /app/... and
+    // /assets/..., so every other path keeps the JSON 404 above.
+    for path in ["/", "/app", "/app/documents/doc_1"] {
+        let page = host.get(path, None);
+        assert_eq!(page.status, 200, "{path}: {}", page.text);
+        assert!(page.text.contains(r#"<div id="app">"#), "{path}");
+        assert_eq!(page.headers["content-type"], "text/html; charset=utf-8");
+        let csp = page.headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "connect-src 'self'",
+        ] {
+            assert!(csp.contains(directive), "{csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+    }
+    assert_error(&host.get("/assets/none.js", None), 404, "not_found");
+    assert_error(&host.get("/assets/../spin.toml", None), 404, "not_found");
+    assert_error(
+        &host.call("POST", "/", None, None),
+        405,
+        "method_not_allowed",
+    );
+    // The API keeps its own, stricter policy.
+    let api = host.get("/api/documents", Some(&editor));
+    assert_eq!(
+        api.headers["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
     assert_error(
         &host.call("PATCH", "/api/documents", Some(&editor), None),
         405,

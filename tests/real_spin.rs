@@ -119,6 +119,27 @@ fn scenario(host: &Host, llm: &ScriptedLlm) -> Vec<Step> {
     run.record("health", 200, host.get("/health", None));
     run.record("no key", 401, host.get("/api/documents", None));
     run.record("unknown route", 404, host.get("/no/such/route", None));
+    // The web app, from the `ui` component's `files` mount.
+    let page = run.record("web app page", 200, host.get("/app/documents", None));
+    assert!(page.text.contains(r#"<div id="app">"#), "{}", page.text);
+    let csp = page.headers.get("content-security-policy").unwrap();
+    assert!(
+        csp.to_str().unwrap().contains("script-src 'self'"),
+        "{csp:?}"
+    );
+    let script = page
+        .text
+        .split('"')
+        .find(|p| p.starts_with("/assets/") && p.ends_with(".js"))
+        .unwrap()
+        .to_string();
+    run.record("web app script", 200, host.get(&script, None));
+    run.record(
+        "web app: no such file",
+        404,
+        host.get("/assets/none.js", None),
+    );
+    run.record("who am I", 200, host.get("/api/auth/me", Some(ADMIN)));
 
     let key = run.record(
         "create key",

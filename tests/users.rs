@@ -116,6 +116,35 @@ fn admins_register_users_who_log_in_for_scoped_tokens() {
         ])
     );
 
+    // Any credential may ask what it is: a session, a key narrowed to one
+    // scope, the bootstrap key; nothing answers without one.
+    let me = host.get("/api/auth/me", Some(&token));
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(
+        me.json,
+        json!({"tenant": "acme", "role": "editor", "credential": "user", "id": ada_id,
+               "scopes": ["documents:read", "documents:write", "search", "chat", "tools"]})
+    );
+    let narrow = host.json(
+        "POST",
+        "/api/keys",
+        ADMIN,
+        &json!({"tenant": "acme", "name": "search only", "role": "viewer", "scopes": ["search"]}),
+    );
+    assert_eq!(narrow.status, 201, "{}", narrow.text);
+    let me = host.get("/api/auth/me", narrow.json["key"].as_str());
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json["credential"], "key");
+    assert_eq!(me.json["id"], narrow.json["id"]);
+    assert_eq!(me.json["scopes"], json!(["search"]));
+    let me = host.get("/api/auth/me", Some(ADMIN));
+    assert_eq!(
+        (&me.json["credential"], &me.json["tenant"], &me.json["id"]),
+        (&json!("bootstrap"), &json!("default"), &Value::Null)
+    );
+    assert_eq!(host.get("/api/auth/me", None).status, 401);
+    assert_eq!(host.get("/api/auth/me", Some("lode_nope")).status, 401);
+
     // Accepted wherever a key is, in the token's tenant, within its scopes.
     let doc = post(
         &host,

@@ -1,7 +1,8 @@
 //! Users: `POST /api/auth/register`, `POST /api/auth/login` (public, rate
 //! limited per client address); for the holder of a session token
 //! `POST /api/auth/password` (change it, ending other sessions) and
-//! `POST /api/auth/logout` (end every session); and for admins
+//! `POST /api/auth/logout` (end every session); for any credential
+//! `GET /api/auth/me` (its tenant, role and scopes); and for admins
 //! `GET /api/users`, `PATCH /api/users/{id}` (role, password reset) and
 //! `DELETE /api/users/{id}`.
 //!
@@ -40,6 +41,10 @@ async fn serve(req: Request) -> Result<Reply, ApiError> {
         AuthRoute::Register => register(&sql, req).await,
         AuthRoute::Password => change_password(&sql, req).await,
         AuthRoute::Logout => logout(&sql, req).await,
+        AuthRoute::Me => {
+            let who = authenticate_or_slow_down(&sql, &req).await?;
+            Ok(Reply::json(200, who.whoami()))
+        }
         // Authenticated routes are served by `users`.
         AuthRoute::ListUsers | AuthRoute::UpdateUser | AuthRoute::DeleteUser => {
             Err(ApiError::internal())
@@ -151,8 +156,10 @@ async fn users(call: ApiCall<AuthRoute>) -> Result<Reply, ApiError> {
             true => Ok(Reply::empty(204)),
             false => Err(ApiError::not_found("user")),
         },
-        AuthRoute::Login | AuthRoute::Register | AuthRoute::Password | AuthRoute::Logout => {
-            Err(ApiError::internal())
-        }
+        AuthRoute::Login
+        | AuthRoute::Register
+        | AuthRoute::Password
+        | AuthRoute::Logout
+        | AuthRoute::Me => Err(ApiError::internal()),
     }
 }

@@ -19,6 +19,6 @@ pub mod scopes;
 pub mod users;
 
 pub use keys::{CreateKey, KeyInfo, Keys, NewKey};
-pub use principal::{AuthSecrets, Credential, Principal, Role, authenticate};
+pub use principal::{AuthSecrets, Credential, Principal, Role, Whoami, authenticate};
 pub use scopes::{Scope, Scopes};
 pub use users::{Registration, Users};

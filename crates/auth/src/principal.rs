@@ -88,7 +88,39 @@ pub enum Credential {
 /// The tenant the bootstrap admin key acts in for tenant data.
 pub const BOOTSTRAP_TENANT: &str = "default";
 
+/// What a caller may learn about itself (`GET /api/auth/me`): enough for a
+/// client to show what it can do, never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Whoami {
+    /// The tenant whose data it works on.
+    pub tenant: String,
+    /// Its role.
+    pub role: Role,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// `bootstrap`, `key` or `user`.
+    pub credential: &'static str,
+    /// The key's or user's id; `None` for the bootstrap key.
+    pub id: Option<String>,
+}
+
 impl Principal {
+    /// The caller's own description, for `GET /api/auth/me`.
+    pub fn whoami(&self) -> Whoami {
+        let (credential, id) = match &self.credential {
+            Credential::Bootstrap => ("bootstrap", None),
+            Credential::Key(id) => ("key", Some(id.clone())),
+            Credential::User(id) => ("user", Some(id.clone())),
+        };
+        Whoami {
+            tenant: self.tenant.as_str().to_string(),
+            role: self.role,
+            scopes: self.scopes,
+            credential,
+            id,
+        }
+    }
+
     /// True for the bootstrap admin key, which may manage keys of every tenant.
     pub fn is_bootstrap(&self) -> bool {
         self.credential == Credential::Bootstrap

@@ -87,7 +87,7 @@ pub trait Served: Copy {
 
 handlers! {
     "health" => HealthRoute { Check }
-    "auth" => AuthRoute { Login, Register, Password, Logout, ListUsers, UpdateUser, DeleteUser }
+    "auth" => AuthRoute { Login, Register, Password, Logout, Me, ListUsers, UpdateUser, DeleteUser }
     "documents" => DocumentsRoute { List, Add, Upload, FromUrl, Get, Update, Delete, Versions, Version, Chunks }
     "search" => SearchRoute { Hybrid, Vector, Fulltext }
     "chat" => ChatRoute { Chat, PrepareContext, Conversations, Conversation, DeleteConversation, Models, Completions, Embeddings }
@@ -150,8 +150,8 @@ pub const ROUTES: &[Route] = &[
     public("GET", "/health", H::HealthRoute(HealthRoute::Check)),
     // accounts: logging in, registering (which checks for itself whether
     // the deployment requires an admin, see `crate::users::Registration`),
-    // and a session's own password and sign-out, which need a user's
-    // session token whatever its scopes (the handler checks it)
+    // a session's own password and sign-out, which need a user's session
+    // token whatever its scopes, and `me` (the handlers authenticate)
     public("POST", "/api/auth/login", H::AuthRoute(AuthRoute::Login)),
     public(
         "POST",
@@ -164,6 +164,8 @@ pub const ROUTES: &[Route] = &[
         H::AuthRoute(AuthRoute::Password),
     ),
     public("POST", "/api/auth/logout", H::AuthRoute(AuthRoute::Logout)),
+    // any credential may ask what it is (a key narrowed to one scope too)
+    public("GET", "/api/auth/me", H::AuthRoute(AuthRoute::Me)),
     rule(
         "GET",
         "/api/users",

@@ -212,7 +212,10 @@ impl HttpTrigger {
         let req = http::Request::from_parts(parts, body);
 
         let deadline = Deadline::after(self.app.deadlines.request);
-        let mut store = component.store(&self.app.engine, &deadline);
+        let mut store = component.store(&self.app.engine, &deadline).map_err(|e| {
+            eprintln!("component {}: {e:#}", component.id);
+            500u16
+        })?;
         let service = pre.instantiate_async(&mut store).await.map_err(|e| {
             if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
                 .is_some()

@@ -162,9 +162,9 @@ pub struct Component {
     /// Environment variables for the guest.
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
-    /// Files to mount (accepted for Spin compatibility; see README for support).
+    /// Files the guest sees through `wasi:filesystem`, read-only.
     #[serde(default)]
-    pub files: Vec<toml::Value>,
+    pub files: Vec<FilesMount>,
     /// `spin build` settings.
     #[serde(default)]
     pub build: Option<Build>,
@@ -474,6 +474,47 @@ impl Manifest {
     }
 }
 
+/// One `files` entry, as Spin's `WasiFilesMount`
+/// (`crates/manifest/src/schema/common.rs`): a glob pattern copied at its own
+/// path, or `{ source, destination }` placing a host directory in the guest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, untagged)]
+pub enum FilesMount {
+    /// `"images/*.png"`: not mounted by lode-host (see [`FilesMount::directory`]).
+    Pattern(String),
+    /// `{ source = "assets", destination = "/" }`.
+    Placement {
+        /// Host path, relative to the manifest's directory.
+        source: String,
+        /// Where it appears in the guest.
+        destination: String,
+    },
+}
+
+impl FilesMount {
+    /// The host directory and guest path to preopen. lode-host mounts
+    /// directories in place, as `spin up --direct-mounts` does
+    /// (`resolve_direct_mount` in Spin's `crates/loader/src/local.rs`, with
+    /// its message for anything else); the files are the same ones Spin's
+    /// default copy would show, read-only as Spin mounts them.
+    pub fn directory(&self, manifest: &Manifest) -> Result<(PathBuf, String)> {
+        let (source, destination) = match self {
+            FilesMount::Pattern(p) => (p, p),
+            FilesMount::Placement {
+                source,
+                destination,
+            } => (source, destination),
+        };
+        let path = manifest.path(source);
+        if !path.is_dir() {
+            bail!(
+                "Only directory mounts are supported with `--direct-mounts`; {source:?} is not a directory."
+            );
+        }
+        Ok((path, format!("/{}", destination.trim_start_matches('/'))))
+    }
+}
+
 /// Spin's `ComponentDependencies::validate` (`crates/manifest/src/schema/v2.rs`,
 /// run by `crates/loader/src/local.rs` when the manifest loads): plain names
 /// need a package, package names take no export, and two keys of one package
@@ -572,6 +613,61 @@ sqlite_databases = ["default"]
 [component.a.variables]
 key = "{{ key }}"
 "#;
+
+    /// [`BASE`] with `files = <files>` on its component.
+    fn with_files(files: &str) -> String {
+        let at = "sqlite_databases = [\"default\"]\n";
+        BASE.replace(at, &format!("{at}files = {files}\n"))
+    }
+
+    #[test]
+    fn files_mount_directories_and_refuse_the_rest_as_direct_mounts_do() {
+        let dir = std::env::temp_dir().join(format!("lode-host-files-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("site")).unwrap();
+        std::fs::write(dir.join("one.txt"), "x").unwrap();
+        let manifest = |files: &str| {
+            let mut m = parse(&with_files(files)).unwrap();
+            m.dir = dir.clone();
+            m
+        };
+        let m = manifest(
+            r#"[{ source = "site", destination = "/" }, { source = "site", destination = "static" }]"#,
+        );
+        let mounts: Vec<_> = m.component["a"]
+            .files
+            .iter()
+            .map(|f| f.directory(&m).unwrap())
+            .collect();
+        assert_eq!(
+            mounts,
+            [
+                (dir.join("site"), "/".to_string()),
+                (dir.join("site"), "/static".to_string())
+            ]
+        );
+        let m = manifest(r#"["site"]"#);
+        assert_eq!(
+            m.component["a"].files[0].directory(&m).unwrap(),
+            (dir.join("site"), "/site".to_string())
+        );
+        for (files, refusal) in [
+            (r#"["*.txt"]"#, "\"*.txt\" is not a directory"),
+            (
+                r#"[{ source = "one.txt", destination = "/one.txt" }]"#,
+                "\"one.txt\" is not a directory",
+            ),
+            (
+                r#"[{ source = "gone", destination = "/" }]"#,
+                "\"gone\" is not a directory",
+            ),
+        ] {
+            let m = manifest(files);
+            let e = m.component["a"].files[0].directory(&m).unwrap_err();
+            assert!(e.to_string().contains(refusal), "{files}: {e}");
+        }
+        // Spin's schema: a placement has exactly these two fields.
+        assert!(parse(&with_files(r#"[{ source = "site" }]"#)).is_err());
+    }
 
     #[test]
     fn parses_lode_manifest() {

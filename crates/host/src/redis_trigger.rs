@@ -159,7 +159,7 @@ async fn call(app: &App, component: &Loaded, payload: Vec<u8>) -> Result<()> {
         .clone()
         .context("component has no Redis handler")?;
     let deadline = Deadline::after(app.deadlines.job);
-    let mut store = component.store(&app.engine, &deadline);
+    let mut store = component.store(&app.engine, &deadline)?;
     let trigger = pre.instantiate_async(&mut store).await?;
     let result = store
         .run_concurrent(async move |acc| {

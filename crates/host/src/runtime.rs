@@ -16,7 +16,7 @@ use wasmtime::{
     Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
     UpdateDeadline,
 };
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -242,6 +242,8 @@ pub struct Loaded {
     pub id: String,
     caps: Arc<Capabilities>,
     environment: Vec<(String, String)>,
+    /// `files`: host directories and their guest paths, mounted read-only.
+    mounts: Vec<(std::path::PathBuf, String)>,
     /// Present when an HTTP route uses the component.
     pub http: Option<ServicePre<Ctx>>,
     /// Present when a Redis trigger uses the component.
@@ -250,13 +252,18 @@ pub struct Loaded {
 
 impl Loaded {
     /// A fresh store for one request or message, trapped past `deadline`.
-    pub fn store(&self, engine: &Engine, deadline: &Deadline) -> Store<Ctx> {
-        let wasi = WasiCtxBuilder::new()
-            // Spin echoes component stdout and stderr to its own stderr.
-            .stdout(wasmtime_wasi::cli::stderr())
+    pub fn store(&self, engine: &Engine, deadline: &Deadline) -> Result<Store<Ctx>> {
+        let mut wasi = WasiCtxBuilder::new();
+        // Spin echoes component stdout and stderr to its own stderr.
+        wasi.stdout(wasmtime_wasi::cli::stderr())
             .stderr(wasmtime_wasi::cli::stderr())
-            .envs(&self.environment)
-            .build();
+            .envs(&self.environment);
+        for (host, guest) in &self.mounts {
+            // Read-only, as Spin mounts files unless `--allow-transient-write`.
+            wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
+                .map_err(|e| anyhow::anyhow!("mounting {} at {guest}: {e}", host.display()))?;
+        }
+        let wasi = wasi.build();
         let mut store = Store::new(
             engine,
             Ctx {
@@ -276,7 +283,7 @@ impl Loaded {
             Ok(UpdateDeadline::Yield(1))
         });
         store.set_epoch_deadline(1);
-        store
+        Ok(store)
     }
 }
 
@@ -350,9 +357,12 @@ impl App {
                 continue; // only used as a dependency, or unused
             }
             let started = std::time::Instant::now();
-            if !c.files.is_empty() {
-                bail!("component {id:?}: `files` mounts are not supported by lode-host yet");
-            }
+            let mounts = c
+                .files
+                .iter()
+                .map(|f| f.directory(&manifest))
+                .collect::<Result<Vec<_>>>()
+                .with_context(|| format!("component {id:?} files"))?;
             let hosts = c
                 .allowed_outbound_hosts
                 .iter()
@@ -407,6 +417,7 @@ impl App {
                     id: id.to_string(),
                     caps,
                     environment,
+                    mounts,
                     http,
                     redis,
                 },

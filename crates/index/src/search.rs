@@ -328,7 +328,9 @@ fn ranks(hits: Vec<Hit>, vector: bool) -> Vec<(i64, f64, Option<ModeRank>, Optio
 }
 
 /// About [`SNIPPET_WORDS`] words of `text` around the densest run of query
-/// terms, each term wrapped in `<mark>`. A word matches a term when one is a
+/// terms, each term wrapped in `<mark>`: HTML whose only tag is `<mark>`,
+/// the document's own text escaped (`&`, `<`, `>`, `"`, `'`), so a client can
+/// render it as markup without the document's text ever becoming markup. A word matches a term when one is a
 /// prefix of the other and they share at least four letters (or are equal),
 /// a cheap stand-in for the index's Porter stemming ("flows" ~ "flow").
 pub fn snippet(text: &str, terms: &[String]) -> String {
@@ -378,10 +380,10 @@ pub fn snippet(text: &str, terms: &[String]) -> String {
         }
         if hit[start + i] {
             out.push_str("<mark>");
-            out.push_str(w);
+            escape_html(w, &mut out);
             out.push_str("</mark>");
         } else {
-            out.push_str(w);
+            escape_html(w, &mut out);
         }
     }
     if end < words.len() {
@@ -390,9 +392,35 @@ pub fn snippet(text: &str, terms: &[String]) -> String {
     out
 }
 
+/// Append `text` to `out` with HTML's special characters as entities.
+fn escape_html(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snippets_escape_the_documents_markup() {
+        let text =
+            "a <img src=x onerror=\"alert(1)\"> tag & <mark>fake</mark> marks for 'quokka' fans";
+        let s = snippet(text, &["quokka".to_string(), "img".to_string()]);
+        assert_eq!(
+            s,
+            "a <mark>&lt;img</mark> src=x onerror=&quot;alert(1)&quot;&gt; tag &amp; \
+             &lt;mark&gt;fake&lt;/mark&gt; marks for <mark>&#39;quokka&#39;</mark> fans"
+        );
+    }
 
     fn request(body: &str) -> SearchRequest {
         serde_json::from_str(body).unwrap()

@@ -169,10 +169,16 @@ pub struct ListQuery {
     pub cursor: Option<Cursor>,
     /// `metadata.<key>=<value>` filters, all of which must hold.
     pub metadata: Vec<(String, String)>,
+    /// `title=<text>`: only titles containing it (ASCII case folded), for
+    /// a library's search-as-you-type.
+    pub title: Option<String>,
 }
 
+/// Longest `title` filter, in characters.
+pub const MAX_TITLE_FILTER: usize = 200;
+
 impl ListQuery {
-    /// Parse `limit`, `cursor` and `metadata.<key>` parameters; others are a 400
+    /// Parse `limit`, `cursor`, `title` and `metadata.<key>` parameters; others are a 400
     /// so a typo is not silently ignored.
     pub fn parse(query_string: &str) -> Result<ListQuery, ApiError> {
         let mut limit = None;
@@ -181,11 +187,17 @@ impl ListQuery {
             match k.as_str() {
                 "limit" => limit = Some(v),
                 "cursor" => q.cursor = Some(Cursor::decode(&v)?),
+                "title" if v.chars().count() > MAX_TITLE_FILTER => {
+                    return Err(ApiError::invalid(format!(
+                        "title filter is longer than {MAX_TITLE_FILTER} characters"
+                    )));
+                }
+                "title" => q.title = Some(v).filter(|t| !t.trim().is_empty()),
                 _ => match k.strip_prefix("metadata.") {
                     Some(key) if valid_metadata_key(key) => q.metadata.push((key.to_string(), v)),
                     _ => {
                         return Err(ApiError::bad_request(format!(
-                            "unknown query parameter {k:?}; use limit, cursor or metadata.<key>"
+                            "unknown query parameter {k:?}; use limit, cursor, title or metadata.<key>"
                         )));
                     }
                 },
@@ -352,6 +364,11 @@ impl<'a, S: Sql> Documents<'a, S> {
                 c.created_at.into(),
                 c.id.clone().into(),
             ]);
+        }
+        if let Some(title) = &q.title {
+            // instr, not LIKE: the user's text needs no escaping.
+            statement.push_str(" AND instr(lower(d.title), lower(?)) > 0");
+            params.push(title.trim().to_string().into());
         }
         for (key, value) in &q.metadata {
             // `->>` yields the SQL value (strings match), `->` its JSON text

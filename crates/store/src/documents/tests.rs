@@ -165,6 +165,63 @@ fn metadata_filters() {
 }
 
 #[test]
+fn title_filter_matches_part_of_a_title_in_any_case() {
+    let (db, acme, globex) = setup();
+    let docs = Documents::new(&db, &acme);
+    RusqliteSql::block_on(async {
+        for title in [
+            "Annual Report 2024",
+            "report draft",
+            "Minutes",
+            "50% off_sale",
+        ] {
+            docs.create(input(title, title, json!({}))).await.unwrap();
+        }
+        Documents::new(&db, &globex)
+            .create(input("Globex report", "g", json!({})))
+            .await
+            .unwrap();
+        // Documents made in one millisecond list in id order: compare sets.
+        for (q, mut want) in [
+            ("title=REPORT", vec!["Annual Report 2024", "report draft"]),
+            ("title=%25", vec!["50% off_sale"]),
+            ("title=_", vec!["50% off_sale"]),
+            ("title=nothing", vec![]),
+            (
+                "title=",
+                vec![
+                    "Annual Report 2024",
+                    "report draft",
+                    "Minutes",
+                    "50% off_sale",
+                ],
+            ),
+        ] {
+            let page = docs.list(&ListQuery::parse(q).unwrap()).await.unwrap();
+            let mut titles: Vec<_> = page.data.into_iter().map(|d| d.title).collect();
+            titles.sort();
+            want.sort();
+            assert_eq!(titles, want, "{q}");
+        }
+        let first = docs
+            .list(&ListQuery::parse("title=report&limit=1").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(first.data.len(), 1);
+        assert!(
+            first.next_cursor.is_some(),
+            "the other report is on the next page"
+        );
+    });
+    assert_eq!(
+        ListQuery::parse(&format!("title={}", "t".repeat(201)))
+            .unwrap_err()
+            .status(),
+        422
+    );
+}
+
+#[test]
 fn validation_errors() {
     let (db, acme, _) = setup();
     let docs = Documents::new(&db, &acme);
