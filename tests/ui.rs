@@ -91,7 +91,7 @@ fn the_web_app_works_in_chromium() {
         "the browser tests failed:\n{stdout}\n{stderr}\n--- lode-host ---\n{}",
         host.log()
     );
-    assert!(stdout.contains("8 passed"), "{stdout}");
+    assert!(stdout.contains("9 passed"), "{stdout}");
     assert_eq!(llm.pending(), 0, "the chat used the scripted answer");
     for page in [
         "sign-in",

@@ -211,6 +211,7 @@ fn admins_register_users_who_log_in_for_scoped_tokens() {
             "key.created",
             "user.deleted",
             "user.role_changed",
+            "key.created",
             "user.created"
         ]
     );

@@ -88,8 +88,13 @@ test("2. upload three files in one drop, watch them to 100 %, and see a corrupt 
     await expect(bar).toHaveAttribute("aria-valuenow", "100", { timeout: 150_000 });
     await expect(page.locator("li.upload", { hasText: f.name })).toContainText("Done");
   }
-  // The library lists them once they are indexed.
+  // The library lists them once they are indexed, and finds titles as you type.
   await expect(page.getByRole("link", { name: "Lift and wings" })).toBeVisible();
+  await page.getByLabel("Find by title").fill("LIFT");
+  const library = page.getByRole("region", { name: /^Table: Title/ });
+  await expect(library.getByRole("link")).toHaveText(["Lift and wings"]);
+  await page.getByLabel("Find by title").fill("");
+  await expect(library.getByRole("link")).toHaveCount(3);
 
   // A corrupt PDF, picked with the file chooser, fails with its reason in words.
   await page.getByLabel("or choose files").setInputFiles(join(fixtures(), "corrupt.pdf"));
@@ -97,6 +102,11 @@ test("2. upload three files in one drop, watch them to 100 %, and see a corrupt 
   await expect(row).toContainText("Failed", { timeout: 150_000 });
   await expect(row.getByRole("alert")).toContainText("Why:");
   await expect(row.getByRole("button", { name: "Retry corrupt.pdf" })).toBeVisible();
+  // Retrying runs it again, and it fails again for the same reason.
+  await row.getByRole("button", { name: "Retry corrupt.pdf" }).click();
+  await expect(row).toContainText("try 2");
+  await expect(row).toContainText("Failed", { timeout: 150_000 });
+  await expect(row.getByRole("alert")).toContainText("Why:");
 
   await expectAccessible(page, "the documents page");
   await screenshots(page, "documents");
@@ -231,6 +241,12 @@ test("7. hostile document text never runs", async ({ page }) => {
   // The title is text, not markup.
   await expect(hits.getByRole("link", { name: "<img src=x onerror=window.__pwned=5>" })).toBeVisible();
   expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  // Deleting asks first, then the document is gone.
+  await page.goto(`/app/documents/${id}`);
+  await page.getByRole("button", { name: "Delete document" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+  await expect(page).toHaveURL(/\/app\/documents$/);
+  await expect(page.getByRole("link", { name: "<img src=x onerror=window.__pwned=5>" })).toHaveCount(0);
   expect(problems).toEqual([]);
 });
 
@@ -273,5 +289,33 @@ test("8. every other page: accessible, and screenshots at desktop and phone widt
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Usage", exact: true }).click();
   await expect(page.getByRole("img", { name: /Cost and tokens per day/ })).toBeVisible();
   await expect(page.locator(".chart canvas")).toHaveCount(1);
+  expect(problems).toEqual([]);
+});
+
+test("9. a rate-limited page waits out Retry-After with a notice, then loads", async ({ page }) => {
+  const problems = watch(page);
+  const key = env("LODE_BOOTSTRAP_KEY");
+  const limit = (api_per_minute: number | null) =>
+    page.request.put("/api/settings", {
+      headers: { Authorization: `Bearer ${key}` },
+      data: api_per_minute ? { rate_limits: { api_per_minute } } : {},
+    });
+  await signInWithPassword(page, admin().email, admin().password);
+  // Six calls a minute for each of the tenant's users: a token every 10 s.
+  expect((await limit(6)).status()).toBe(200);
+  try {
+    const notice = page.getByRole("status").filter({ hasText: /Retrying in \d+ s/ });
+    for (let i = 0; i < 8 && !(await notice.isVisible()); i++) {
+      await page.goto("/app/jobs");
+    }
+    await expect(notice).toBeVisible();
+    await expect(notice).toContainText("rate limit");
+    // Once the wait is over, the page loads without the user doing anything.
+    await expect(page.getByRole("heading", { name: "Recent jobs" })).toBeVisible();
+    await expect(page.getByRole("status").filter({ hasText: /Loading/ })).toHaveCount(0, { timeout: 120_000 });
+    await expect(notice).toHaveCount(0);
+  } finally {
+    expect((await limit(null)).status()).toBe(200);
+  }
   expect(problems).toEqual([]);
 });

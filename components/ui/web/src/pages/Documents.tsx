@@ -18,6 +18,8 @@ interface Tracked {
   progress: number;
   message: string | null;
   documentId?: string | null;
+  /** 1, and one more for each retry asked for here. */
+  tries: number;
 }
 
 export function Documents() {
@@ -35,6 +37,7 @@ export function Documents() {
         step: null,
         progress: 0,
         message: null,
+        tries: 1,
       })),
       ...t,
     ]);
@@ -184,7 +187,7 @@ function UploadRow(props: {
           {done && t.documentId ? <a href={`/app/documents/${t.documentId}`}>{t.filename}</a> : t.filename}
         </span>
         <span class="step">
-          {stepText(t.status, t.step)} · {Math.round(done ? 100 : t.progress)} %
+          {stepText(t.status, t.step)} · {Math.round(done ? 100 : t.progress)} %{t.tries > 1 ? ` · try ${t.tries}` : ""}
         </span>
       </div>
       <ProgressBar value={done ? 100 : t.progress} label={`${t.filename}: ${stepText(t.status, t.step)}`} tone={failed ? "failed" : done ? "done" : undefined} />
@@ -200,7 +203,7 @@ function UploadRow(props: {
           onClick={async () => {
             try {
               await jobs.retry(t.jobId);
-              update(t.jobId, { status: "queued", message: null, progress: 0, step: null });
+              update(t.jobId, { status: "queued", message: null, progress: 0, step: null, tries: t.tries + 1 });
               setRound((r) => r + 1);
             } catch (e) {
               update(t.jobId, { message: describe(e) });
