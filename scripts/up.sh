@@ -34,4 +34,5 @@ if [ -z "${SPIN_VARIABLE_REDIS_URL:-}" ] && command -v redis-server >/dev/null \
   echo "up: started redis-server on 127.0.0.1:6379 (log in .spin/redis.log)"
 fi
 
+echo "up: open the web app at http://127.0.0.1:3000/ (unless --listen says otherwise) and sign in with the bootstrap admin key"
 exec target/release/lode-host up "$@"
