@@ -1,5 +1,5 @@
-//! Access control, route by route. Every route of `spin.toml` is in
-//! `lode_auth::routes::ROUTES`, and every route there is served by a route
+//! Access control, route by route. Every route of `spin.toml` but the web
+//! app's three is in `lode_auth::routes::ROUTES`, and every route there is served by a route
 //! of `spin.toml` to the component its handler names; through lode-host, each rule answers 401 without a key,
 //! 403 to a key holding every scope but the one it needs, and lets a key
 //! holding only that scope through. Roles are the named scope sets, and a
@@ -11,6 +11,9 @@ use lode_tests::{Host, repo};
 use serde_json::{Value, json};
 
 const ADMIN: &str = "test-admin-key-0123456789";
+
+/// The routes of the `ui` component; every other route is the API's.
+const WEB_APP_ROUTES: [&str; 3] = ["/", "/app/...", "/assets/..."];
 
 /// The HTTP routes of `spin.toml` (Spin's syntax: `/...` suffix wildcard,
 /// `:name` one segment) and their components, without the catch-all.
@@ -77,7 +80,16 @@ fn the_route_table_and_the_manifest_agree() {
             rule.handler,
         );
     }
-    for (route, _) in &routes {
+    for (route, component) in &routes {
+        if component == "ui" {
+            // The web app's pages and files: public by design, holding no
+            // data (`crates/assets`), and on these three routes only.
+            assert!(
+                WEB_APP_ROUTES.contains(&route.as_str()),
+                "spin.toml sends {route} to the web app"
+            );
+            continue;
+        }
         assert!(
             ROUTES.iter().any(|r| spin_matches(route, &sample_path(r))),
             "spin.toml route {route} has no entry in the table: every route declares its scope"
