@@ -47,7 +47,9 @@ function Report({ r }: { r: UsageReport }) {
     d.requests += row.requests;
     perDay.set(row.day, d);
   }
-  const days = [...perDay.keys()].sort();
+  // Every day of the period, zero where nothing was used, so the chart's
+  // axis is the period asked for.
+  const days = daysBetween(r.from, r.to);
   return (
     <>
       <div class="stats">
@@ -58,10 +60,14 @@ function Report({ r }: { r: UsageReport }) {
       </div>
       <section class="card" aria-labelledby="chart-title">
         <h2 id="chart-title">Cost and tokens per day</h2>
-        {days.length === 0 ? (
+        {perDay.size === 0 ? (
           <Empty>No LLM calls in this period.</Empty>
         ) : (
-          <Chart days={days} cost={days.map((d) => perDay.get(d)!.cost)} tokens={days.map((d) => perDay.get(d)!.tokens)} />
+          <Chart
+            days={days}
+            cost={days.map((d) => perDay.get(d)?.cost ?? 0)}
+            tokens={days.map((d) => perDay.get(d)?.tokens ?? 0)}
+          />
         )}
       </section>
       {r.data.length > 0 && (
@@ -104,6 +110,16 @@ function Report({ r }: { r: UsageReport }) {
   );
 }
 
+/** `from` to `to` (YYYY-MM-DD, UTC), both included. */
+function daysBetween(from: string, to: string): string[] {
+  const out: string[] = [];
+  const end = Date.parse(`${to}T00:00:00Z`);
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= end && out.length < 400; t += 86_400_000) {
+    out.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return out;
+}
+
 function Stat({ label, value }: { label: string; value: string }) {
   return (
     <div class="stat card">
@@ -125,7 +141,15 @@ function Chart({ days, cost, tokens }: { days: string[]; cost: number[]; tokens:
         height: 260,
         series: [
           {},
-          { label: "Cost (USD)", stroke: "#2f5bd3", width: 2, scale: "usd", value: (_u, v) => (v == null ? "" : `$${v.toFixed(4)}`) },
+          {
+            label: "Cost (USD)",
+            stroke: "#2f5bd3",
+            fill: "rgba(47, 91, 211, 0.35)",
+            scale: "usd",
+            paths: uPlot.paths.bars!({ size: [0.6, 24] }),
+            points: { show: false },
+            value: (_u, v) => (v == null ? "" : `$${v.toFixed(4)}`),
+          },
           { label: "Tokens", stroke: "#c2410c", width: 2, scale: "tokens" },
         ],
         axes: [{}, { scale: "usd", label: "USD" }, { scale: "tokens", side: 1, label: "tokens", grid: { show: false } }],
