@@ -88,7 +88,8 @@ async function decode(response: Response): Promise<ApiError> {
   return new ApiError(response.status, "http_" + response.status, `Lode answered ${response.status} ${response.statusText}.`);
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Wait `ms`; rejects with AbortError when `signal` aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
     signal?.addEventListener("abort", () => {

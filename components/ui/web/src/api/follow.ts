@@ -1,6 +1,7 @@
 // Following a job: its events stream answers the events so far and ends, so
 // the app asks again (with Last-Event-ID, after the server's `retry:`)
 // until the `end` event.
+import { sleep } from "./client";
 import { jobs } from "./lode";
 import { readEvents } from "./sse";
 import type { JobEvent } from "./types";
@@ -23,19 +24,10 @@ export async function follow(jobId: string, onEvent: (e: JobEvent) => void, sign
       signal,
     );
     lastId = lastEventId ?? lastId;
-    if (!ended) await pause(retryMs ?? 1000, signal);
+    // An abort ends the wait and, at the loop's test, the following.
+    if (!ended) await sleep(retryMs ?? 1000, signal).catch(() => undefined);
   }
   return last;
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
 }
 
 /** Words for a job's step. */

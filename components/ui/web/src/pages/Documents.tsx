@@ -8,7 +8,7 @@ import { documents, jobs } from "../api/lode";
 import type { Document, JobStatus } from "../api/types";
 import { can, session } from "../session";
 import { useStore } from "../store";
-import { ErrorText, Loaded, PageTitle, ProgressBar, Table, When, useLoad } from "../ui/bits";
+import { ErrorText, Loaded, PageTitle, ProgressBar, Table, When, parseFilters, useLoad } from "../ui/bits";
 
 interface Tracked {
   jobId: string;
@@ -312,14 +312,4 @@ export function size(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-
-function parseFilters(text: string): { pairs: [string, string][]; error?: string } {
-  const pairs: [string, string][] = [];
-  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
-    const at = part.indexOf("=");
-    if (at <= 0) return { pairs: [], error: `"${part}" is not key=value.` };
-    pairs.push([part.slice(0, at).trim(), part.slice(at + 1).trim()]);
-  }
-  return { pairs };
 }

@@ -5,7 +5,7 @@ import { useLocation } from "preact-iso";
 import { useState } from "preact/hooks";
 import { search } from "../api/lode";
 import type { SearchAnswer, SearchMode } from "../api/types";
-import { Empty, ErrorText, Loading, PageTitle, pagesText } from "../ui/bits";
+import { Empty, ErrorText, Loading, PageTitle, pagesText, parseFilters } from "../ui/bits";
 import { Snippet } from "../ui/safe";
 
 export function SearchPage() {
@@ -23,12 +23,9 @@ export function SearchPage() {
     setBusy(true);
     setError(null);
     try {
-      const metadata: Record<string, string> = {};
-      for (const part of filters.split(",").map((p) => p.trim()).filter(Boolean)) {
-        const at = part.indexOf("=");
-        if (at <= 0) throw new Error(`The filter "${part}" is not key=value.`);
-        metadata[part.slice(0, at).trim()] = part.slice(at + 1).trim();
-      }
+      const parsed = parseFilters(filters);
+      if (parsed.error) throw new Error(parsed.error);
+      const metadata = Object.fromEntries(parsed.pairs);
       setAnswer(
         await search({
           query: text,

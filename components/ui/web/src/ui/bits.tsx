@@ -210,3 +210,14 @@ export function Choice<V extends string | number>(props: {
 }
 
 export const ROLES = ["viewer", "editor", "admin"] as const;
+
+/** Metadata filters typed as `key=value, key=value` (all must match). */
+export function parseFilters(text: string): { pairs: [string, string][]; error?: string } {
+  const pairs: [string, string][] = [];
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const at = part.indexOf("=");
+    if (at <= 0) return { pairs: [], error: `"${part}" is not key=value.` };
+    pairs.push([part.slice(0, at).trim(), part.slice(at + 1).trim()]);
+  }
+  return { pairs };
+}
